@@ -5,14 +5,13 @@
 # %% auto #0
 __all__ = ['resolve_tunable', 'tune']
 
-# %% ../nbs/04_tuning.ipynb #ad34c699
-import math
+# %% ../nbs/04_tuning.ipynb #581ac458
 import torch
-from tqdm.auto import tqdm
-from .base_model import check_positive
-from .simulation import Stepper, _check_steps, _check_network
+from tqdm import tqdm
+from .datasets import check_count, check_positive
+from .simulation import Stepper, check_network
 
-# %% ../nbs/04_tuning.ipynb #4f5af711
+# %% ../nbs/04_tuning.ipynb #b3e13160
 def resolve_tunable(model, # a BaseModel
                     tunable_parameters="all", # "all", "model", "stimulus" or a list of parameter names
                    ) -> list[str]: # the parameter names to tune
@@ -30,11 +29,7 @@ def resolve_tunable(model, # a BaseModel
     if unknown: raise ValueError(f"tunable_parameters: unknown or non-tunable {unknown}; tunable parameters of {type(model).__name__}: {available}")
     return names
 
-# %% ../nbs/04_tuning.ipynb #23f1ed0c
-def _settle_steps(stepper) -> int:
-    "Steps the network needs to forget the last parameters: one filter window."
-    return stepper.history.K
-
+# %% ../nbs/04_tuning.ipynb #437b6e9e
 def tune(model, # a BaseModel with a `dt` (ms)
          data, # network(s) to tune on
          firing_rate:float, # target rate in Hz (> 0)
@@ -47,13 +42,13 @@ def tune(model, # a BaseModel with a `dt` (ms)
         ) -> torch.Tensor: # estimated rate (Hz) in each epoch [n_epochs]
     "Adam on the chosen parameters so that the network's stationary firing rate approaches `firing_rate`."
     firing_rate, lr = check_positive(firing_rate, "firing_rate"), check_positive(lr, "lr")
-    _check_steps(n_steps, "n_steps", 1); _check_steps(n_epochs, "n_epochs", 1)
-    _check_network(data)
+    check_count(n_steps, "n_steps", 1); check_count(n_epochs, "n_epochs", 1)
+    check_network(data)
     if getattr(model, "dt", None) is None: raise ValueError(f"{type(model).__name__} needs a time step dt (ms) to turn counts into Hz")
     names = resolve_tunable(model, tunable_parameters)
     stepper = Stepper(model, data)
     if equilibration_steps is None: equilibration_steps = max(100, 5 * stepper.history.K)
-    _check_steps(equilibration_steps, "equilibration_steps", 0)
+    check_count(equilibration_steps, "equilibration_steps", 0)
 
     model.requires_grad_(False)
     model.set_tunable(names)
@@ -61,10 +56,10 @@ def tune(model, # a BaseModel with a `dt` (ms)
     to_hz = 1000 / model.dt
     estimates = torch.zeros(n_epochs)
     try:
-        with torch.no_grad(): stepper.run(equilibration_steps, stepper.synapses.operands(), stimulus=False)
+        with torch.no_grad(): stepper.run(equilibration_steps, stepper.synapses.operands(), stimulus_time=lambda step: None)
+        settle = stepper.history.K          # one filter window: enough to forget the previous parameters
         for epoch in tqdm(range(n_epochs), disable=not verbose, desc=f"Tuning {type(model).__name__}"):
-            if epoch: 
-                with torch.no_grad(): stepper.run(_settle_steps(stepper), stepper.synapses.operands())
+            with torch.no_grad(): stepper.run(settle, stepper.synapses.operands(), stimulus_time=lambda step: (step - settle) % n_steps)
             optimizer.zero_grad()
             operands = stepper.synapses.operands()          # rebuilt: they depend on the parameters
             mu_sum = sum(stepper.step(operands, t)[0].mean() for t in range(n_steps))
