@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['firing_rates', 'mean_rate', 'network_rates', 'isis', 'raster_plot', 'isi_histogram']
 
-# %% ../nbs/05_analysis.ipynb #47c795dd
+# %% ../nbs/05_analysis.ipynb #31c12a3a
 import torch
 import matplotlib.pyplot as plt
 
-# %% ../nbs/05_analysis.ipynb #d1c2e26a
+# %% ../nbs/05_analysis.ipynb #e0b599a8
 def _check_spikes(spikes, dt):
     if not isinstance(spikes, torch.Tensor) or spikes.ndim != 2:
         raise ValueError(f"spikes must be a [n_neurons, n_steps] tensor, got {getattr(spikes, 'shape', type(spikes).__name__)}")
@@ -36,7 +36,7 @@ def network_rates(spikes:torch.Tensor, # spike counts of a batch [n_networks * n
     if spikes.shape[0] % n_networks: raise ValueError(f"n_networks={n_networks} does not divide the {spikes.shape[0]} neurons")
     return firing_rates(spikes, dt).reshape(n_networks, -1).mean(dim=1)
 
-# %% ../nbs/05_analysis.ipynb #2bbd29fb
+# %% ../nbs/05_analysis.ipynb #7a8f4835
 def isis(spikes:torch.Tensor, # spike counts [n_neurons, n_steps]
          dt:float, # time step in ms
         ) -> torch.Tensor: # all inter-spike intervals in ms, pooled over neurons
@@ -48,7 +48,7 @@ def isis(spikes:torch.Tensor, # spike counts [n_neurons, n_steps]
     same_neuron = neuron[1:] == neuron[:-1]
     return (step[1:] - step[:-1])[same_neuron].float() * dt
 
-# %% ../nbs/05_analysis.ipynb #e4c96644
+# %% ../nbs/05_analysis.ipynb #903ff52d
 def raster_plot(spikes:torch.Tensor, # spike counts [n_neurons, n_steps]
                 dt:float, # time step in ms
                 ax=None, # matplotlib axis to draw on (default: a new figure)

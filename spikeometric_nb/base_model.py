@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = ['BaseModel']
 
-# %% ../nbs/01_base_model.ipynb #69257ab1
+# %% ../nbs/01_base_model.ipynb #ba6ff6d3
 from typing import Callable
 import torch
 from torch import nn
 from torch_geometric.nn import MessagePassing
 from .datasets import make_rng
 
-# %% ../nbs/01_base_model.ipynb #04cc466d
+# %% ../nbs/01_base_model.ipynb #d3fb9ae0
 def _no_stimulus(t): return 0.0
 
-# %% ../nbs/01_base_model.ipynb #18ebf82c
+# %% ../nbs/01_base_model.ipynb #3d5c9ede
 class BaseModel(MessagePassing):
     "A network of stochastic neurons: input → non_linearity → emit_spikes, with shared temporal filters."
     def __init__(self,
@@ -52,8 +52,8 @@ class BaseModel(MessagePassing):
 
     # --- the cascade ----------------------------------------------------------------------------
     def synaptic_input(self, edge_index:torch.Tensor, W:torch.Tensor, state:torch.Tensor, **kwargs) -> torch.Tensor:
-        "Σ over incoming edges of W[e] · state[source(e)] [N]; `edge_index` may also be the sparse adjacency of the fast path."
-        if edge_index.layout == torch.sparse_csr: return self.message_and_aggregate(edge_index, state)
+        "Σ over incoming edges of W[e] · state[source(e)] [N]; `edge_index` may also be the weighted adjacency of the fast path."
+        if edge_index.is_floating_point(): return self.message_and_aggregate(edge_index, state)
         return self.propagate(edge_index, W=W, state=state).squeeze(-1)
 
     def message(self, state_j:torch.Tensor, W:torch.Tensor) -> torch.Tensor:
@@ -61,8 +61,9 @@ class BaseModel(MessagePassing):
         return (state_j * W).sum(dim=-1, keepdim=True)
 
     def message_and_aggregate(self, adj_t:torch.Tensor, state:torch.Tensor) -> torch.Tensor:
-        "Messages and their sum in one sparse product: adj_t [N, N·F] (CSR) times the flattened state [N·F]."
-        return (adj_t @ state.reshape(-1, 1)).squeeze(-1)
+        "Messages and their sum in one product: adjacency [N, N·F] (sparse CSR) or [B, n, n·F] (dense, per network) times the flattened state."
+        if adj_t.layout == torch.sparse_csr: return (adj_t @ state.reshape(-1, 1)).squeeze(-1)
+        return (adj_t @ state.reshape(adj_t.shape[0], -1, 1)).reshape(-1)
 
     def stimulus_input(self, t, **kwargs) -> torch.Tensor:
         "External input at stimulus time `t` [N] (0 when `t` is None: equilibration runs without stimulus)."

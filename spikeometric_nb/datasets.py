@@ -6,7 +6,7 @@
 __all__ = ['check_weight_matrix', 'to_data', 'check_count', 'check_positive', 'make_rng', 'ConnectivityGenerator',
            'NormalGenerator', 'UniformGenerator', 'MexicanHatGenerator', 'ConnectivityDataset']
 
-# %% ../nbs/00_datasets.ipynb #5bfb19b3
+# %% ../nbs/00_datasets.ipynb #817db888
 from pathlib import Path
 import re
 import numpy as np
@@ -14,7 +14,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-# %% ../nbs/00_datasets.ipynb #0bffa111
+# %% ../nbs/00_datasets.ipynb #323192f3
 def check_weight_matrix(W, # candidate square weight matrix [N, N]
                         source="W0", # what to call it in an error message (a file name, say)
                        ) -> torch.Tensor: # `W` as a float tensor
@@ -27,7 +27,7 @@ def check_weight_matrix(W, # candidate square weight matrix [N, N]
         raise ValueError(f"{source}: a connectivity matrix must be finite, found NaN or inf")
     return W
 
-# %% ../nbs/00_datasets.ipynb #d073295d
+# %% ../nbs/00_datasets.ipynb #0a8a74b6
 def to_data(W, # square weight matrix, W[j, i] from j onto i [N, N]
            ) -> Data: # network with `edge_index` [2, E], `W0` [E], `num_nodes`
     "The network of the nonzero entries of a square weight matrix."
@@ -35,7 +35,7 @@ def to_data(W, # square weight matrix, W[j, i] from j onto i [N, N]
     edge_index = W.nonzero().t()
     return Data(edge_index=edge_index, W0=W[edge_index[0], edge_index[1]], num_nodes=W.shape[0])
 
-# %% ../nbs/00_datasets.ipynb #707bea6c
+# %% ../nbs/00_datasets.ipynb #574b8b36
 def check_count(value, # the number to check
                 name:str, # argument name for the error message
                 minimum:int=1, # smallest accepted value
@@ -61,7 +61,7 @@ def make_rng(rng:torch.Generator|None=None, # a generator to use as it is, or No
     if not isinstance(rng, torch.Generator): raise TypeError(f"rng must be a torch.Generator or None, got {type(rng).__name__}")
     return rng
 
-# %% ../nbs/00_datasets.ipynb #59101df9
+# %% ../nbs/00_datasets.ipynb #29eeeb7a
 class ConnectivityGenerator:
     "Base class of generators: subclasses set `n_neurons` and implement `generate_W0`."
     n_neurons: int
@@ -82,7 +82,7 @@ class ConnectivityGenerator:
         path.mkdir(parents=True, exist_ok=True)
         for i in range(n_networks): torch.save(self.generate_W0(), path / f"{i}.pt")
 
-# %% ../nbs/00_datasets.ipynb #781391b1
+# %% ../nbs/00_datasets.ipynb #a44ee80a
 def _one_sided_normal(mean, std, shape, positive, rng):
     "Samples of Normal(mean, std) conditioned on the sign `positive`, by inverting the CDF (float64 for the tails)."
     cut = torch.special.ndtr(torch.tensor((0.0 - mean) / std, dtype=torch.float64))
@@ -96,7 +96,7 @@ def _dale_mask(n, sparsity, rng):
     keep = torch.rand((n, n), generator=rng) < 1 - sparsity
     return keep & ~torch.eye(n, dtype=torch.bool)
 
-# %% ../nbs/00_datasets.ipynb #fe975582
+# %% ../nbs/00_datasets.ipynb #5f7fd142
 class NormalGenerator(ConnectivityGenerator):
     "Random networks obeying Dale's law with normally distributed weight magnitudes."
     def __init__(self,
@@ -122,7 +122,7 @@ class NormalGenerator(ConnectivityGenerator):
         if self.glorot: W = W / n**0.5
         return W * _dale_mask(n, self.sparsity, self.rng)
 
-# %% ../nbs/00_datasets.ipynb #f48387d9
+# %% ../nbs/00_datasets.ipynb #8ba0cb42
 class UniformGenerator(ConnectivityGenerator):
     "Random networks with uniformly distributed weights (Dale's law when the range is symmetric)."
     def __init__(self,
@@ -151,7 +151,7 @@ class UniformGenerator(ConnectivityGenerator):
             W = self.low + torch.rand((n, n), generator=self.rng) * (self.high - self.low)
         return W * _dale_mask(n, self.sparsity, self.rng)
 
-# %% ../nbs/00_datasets.ipynb #da5a5326
+# %% ../nbs/00_datasets.ipynb #3604b503
 class MexicanHatGenerator(ConnectivityGenerator):
     "Ring networks whose weights are a difference of Gaussians of the distance on the ring."
     def __init__(self,
@@ -173,7 +173,7 @@ class MexicanHatGenerator(ConnectivityGenerator):
         W = torch.exp(-d**2 / (2 * self.sigma_1**2)) - self.a * torch.exp(-d**2 / (2 * self.sigma_2**2))
         return W.fill_diagonal_(0).float()
 
-# %% ../nbs/00_datasets.ipynb #a4da5eeb
+# %% ../nbs/00_datasets.ipynb #b4ee7ad9
 def _natural_key(path:Path):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
@@ -181,7 +181,7 @@ def _load_matrix(path:Path):
     W = torch.from_numpy(np.load(path)) if path.suffix == ".npy" else torch.load(path, weights_only=True)
     return check_weight_matrix(W, source=str(path))
 
-# %% ../nbs/00_datasets.ipynb #8f5558ab
+# %% ../nbs/00_datasets.ipynb #45543b5a
 class ConnectivityDataset:
     "The square weight matrices stored as `.pt` / `.npy` files in `root`, as a list of networks."
     def __init__(self,

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['ExponentialCouplingModel', 'RectifiedLNP', 'PoissonGLM']
 
-# %% ../nbs/02_models.ipynb #5b811ffa
+# %% ../nbs/02_models.ipynb #06ac6cc6
 import math
 import torch
 from torch import nn
 from .datasets import check_positive
 from .base_model import BaseModel
 
-# %% ../nbs/02_models.ipynb #25c4485e
+# %% ../nbs/02_models.ipynb #46d41738
 def _parameter(value, name):
     try: value = float(value)
     except (TypeError, ValueError): raise TypeError(f"{name} must be a number, got {value!r}") from None
@@ -51,7 +51,7 @@ class ExponentialCouplingModel(BaseModel):
         "g = r · synaptic input + b + stimulus."
         return self.r * self.synaptic_input(edge_index, W, state) + self.b + self.stimulus_input(t)
 
-# %% ../nbs/02_models.ipynb #cb0ee362
+# %% ../nbs/02_models.ipynb #bb8d0c86
 class RectifiedLNP(ExponentialCouplingModel):
     "Linear–nonlinear–Poisson neurons with a threshold-linear rectifier."
     def __init__(self,
@@ -75,7 +75,7 @@ class RectifiedLNP(ExponentialCouplingModel):
         "Poisson spike counts with mean μ."
         return torch.poisson(rates, generator=self.rng)
 
-# %% ../nbs/02_models.ipynb #a41294f2
+# %% ../nbs/02_models.ipynb #a43188fd
 class PoissonGLM(ExponentialCouplingModel):
     "Poisson generalised linear model: exponential link, Poisson spike counts."
     def __init__(self,
