@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['SpikeHistory', 'Synapses', 'thread_budget', 'check_network', 'Stepper', 'simulate']
 
-# %% ../nbs/03_simulation.ipynb #d7b6267d
+# %% ../nbs/03_simulation.ipynb #d161b80c
 import warnings
 from contextlib import contextmanager
 import torch
 from tqdm import tqdm
 from .datasets import check_count
 
-# %% ../nbs/03_simulation.ipynb #0d8390d0
+# %% ../nbs/03_simulation.ipynb #18116c71
 class SpikeHistory:
     "The last K spike vectors of N neurons, oldest first, without copying per step."
     def __init__(self,
@@ -34,7 +34,7 @@ class SpikeHistory:
         "The last K steps [K, N], oldest first."
         return self.buffer[self.newest + 1 : self.newest + 1 + self.K]
 
-# %% ../nbs/03_simulation.ipynb #72445e13
+# %% ../nbs/03_simulation.ipynb #49613b74
 _DENSE_ABOVE = 0.2   # connection density from which dense blocks beat CSR (measured on a 2-core CPU)
 
 def _network_size(data):
@@ -88,10 +88,10 @@ class Synapses:
     def state(window:torch.Tensor, bank) -> torch.Tensor:
         "What `input` sees as `state`: the filtered history h [N, F] (fast) or the raw history [N, K] (generic)."
         if bank is None: return window.T
-        if bank.requires_grad: window = window.clone()   # autograd keeps it, and the ring buffer is overwritten later
+        if bank.requires_grad and torch.is_grad_enabled(): window = window.clone()   # autograd keeps it; the ring buffer is overwritten later
         return (bank @ window).T
 
-# %% ../nbs/03_simulation.ipynb #897d7db9
+# %% ../nbs/03_simulation.ipynb #1cc3b826
 _THREADED_ABOVE = 1_000_000   # multiply-adds per step from which intra-op threads pay off
 
 @contextmanager
@@ -102,7 +102,7 @@ def thread_budget(work:int): # multiply-adds per step
     try: yield
     finally: torch.set_num_threads(previous)
 
-# %% ../nbs/03_simulation.ipynb #1d4d5d92
+# %% ../nbs/03_simulation.ipynb #0176582b
 _CHUNK = 256   # steps between progress-bar updates and validity checks
 
 def check_network(data) -> None:
@@ -117,7 +117,8 @@ class Stepper:
     "Runs a model forward on one network, keeping its spike history between calls."
     def __init__(self, model, data):
         self.model, self.synapses = model, Synapses(model, data)
-        with torch.no_grad(): _, W, bank = self.synapses.operands()
+        with torch.no_grad(): self.operands = self.synapses.operands()   # at the current parameters, without autograd
+        _, W, bank = self.operands
         K = W.shape[1] if bank is None else bank.shape[1]
         device = data.edge_index.device
         self.history = SpikeHistory(data.num_nodes, K, device)
@@ -160,7 +161,7 @@ class Stepper:
                 self.check()
                 if progress is not None: progress.update(stop - start)
 
-# %% ../nbs/03_simulation.ipynb #232b8d7d
+# %% ../nbs/03_simulation.ipynb #ce1fc13f
 def simulate(model, # a BaseModel
              data, # network(s): a `Data` or a `DataLoader` batch
              n_steps:int, # steps to record
@@ -174,9 +175,8 @@ def simulate(model, # a BaseModel
     check_network(data)
     if not isinstance(store_as_dtype, torch.dtype): raise TypeError(f"store_as_dtype must be a torch.dtype, got {store_as_dtype!r}")
     stepper = Stepper(model, data)
-    with torch.no_grad(): operands = stepper.synapses.operands()
     spikes = torch.zeros(data.num_nodes, n_steps, dtype=store_as_dtype, device=data.edge_index.device)
     with thread_budget(stepper.work_per_step), tqdm(total=n_steps, disable=not verbose, desc=f"Simulating {type(model).__name__}") as progress:
-        stepper.run(equilibration_steps, operands, stimulus_time=lambda step: None)
-        stepper.run(n_steps, operands, record=spikes, progress=progress)
+        stepper.run(equilibration_steps, stepper.operands, stimulus_time=lambda step: None)
+        stepper.run(n_steps, stepper.operands, record=spikes, progress=progress)
     return spikes

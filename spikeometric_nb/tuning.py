@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['resolve_tunable', 'tune']
 
-# %% ../nbs/04_tuning.ipynb #41b074ca
+# %% ../nbs/04_tuning.ipynb #55e5c880
 import torch
 from tqdm import tqdm
 from .datasets import check_count, check_positive
 from .simulation import Stepper, check_network, thread_budget
 
-# %% ../nbs/04_tuning.ipynb #e116b278
+# %% ../nbs/04_tuning.ipynb #22adaf8e
 def resolve_tunable(model, # a BaseModel
                     tunable_parameters="all", # "all", "model", "stimulus" or a list of parameter names
                    ) -> list[str]: # the parameter names to tune
@@ -29,7 +29,7 @@ def resolve_tunable(model, # a BaseModel
     if unknown: raise ValueError(f"tunable_parameters: unknown or non-tunable {unknown}; tunable parameters of {type(model).__name__}: {available}")
     return names
 
-# %% ../nbs/04_tuning.ipynb #39bf2812
+# %% ../nbs/04_tuning.ipynb #bff114fa
 def tune(model, # a BaseModel with a `dt` (ms)
          data, # network(s) to tune on
          firing_rate:float, # target rate in Hz (> 0)
@@ -57,12 +57,12 @@ def tune(model, # a BaseModel with a `dt` (ms)
     estimates = torch.zeros(n_epochs)
     with thread_budget(stepper.work_per_step):
         try:
-            with torch.no_grad(): stepper.run(equilibration_steps, stepper.synapses.operands(), stimulus_time=lambda step: None)
+            with torch.no_grad(): stepper.run(equilibration_steps, stepper.operands, stimulus_time=lambda step: None)
             settle = stepper.history.K          # one filter window: enough to forget the previous parameters
             for epoch in tqdm(range(n_epochs), disable=not verbose, desc=f"Tuning {type(model).__name__}"):
-                with torch.no_grad(): stepper.run(settle, stepper.synapses.operands(), stimulus_time=lambda step: (step - settle) % n_steps)
+                operands = stepper.synapses.operands()          # rebuilt every epoch: they depend on the parameters
+                stepper.run(settle, operands, stimulus_time=lambda step: (step - settle) % n_steps)   # no autograd inside
                 optimizer.zero_grad()
-                operands = stepper.synapses.operands()          # rebuilt: they depend on the parameters
                 mu_sum = sum(stepper.step(operands, t)[0].mean() for t in range(n_steps))
                 rate = mu_sum / n_steps * to_hz
                 loss = (rate - firing_rate) ** 2
