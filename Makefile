@@ -1,4 +1,6 @@
 # One command sets up and runs the seed tutorial, one sets up and runs the tests (see README).
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SETUP := $(VENV)/.installed

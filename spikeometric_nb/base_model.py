@@ -47,8 +47,9 @@ class BaseModel(MessagePassing):
 
     @property
     def uses_shared_filters(self) -> bool:
-        "True when `connectivity_filter` is `filter_weights @ filter_bank` (the engine's fast path applies)."
-        return type(self).connectivity_filter is BaseModel.connectivity_filter
+        "True when the synapses are `filter_weights @ filter_bank`, summed by BaseModel's own methods (the engine's fast path)."
+        return all(getattr(type(self), name) is getattr(BaseModel, name)
+                   for name in ("connectivity_filter", "synaptic_input", "message", "message_and_aggregate"))
 
     # --- the cascade ----------------------------------------------------------------------------
     def synaptic_input(self, edge_index:torch.Tensor, W:torch.Tensor, state:torch.Tensor, **kwargs) -> torch.Tensor:

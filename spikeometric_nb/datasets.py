@@ -22,7 +22,7 @@ def check_weight_matrix(W, # candidate square weight matrix [N, N]
     W = torch.as_tensor(W)
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise ValueError(f"{source}: a connectivity matrix must be square [N, N], got shape {tuple(W.shape)}")
-    if not W.is_floating_point(): W = W.float()
+    W = W.to(torch.float32)   # the engine computes in float32; a .npy matrix is float64
     if not torch.isfinite(W).all():
         raise ValueError(f"{source}: a connectivity matrix must be finite, found NaN or inf")
     return W

@@ -31,9 +31,9 @@ class ExponentialCouplingModel(BaseModel):
                 ):
         super().__init__(rng)
         dt, T = check_positive(dt, "dt"), check_positive(T, "T")
-        if round(T / dt) < 1: raise ValueError(f"T must span at least one step dt={dt} ms, got T={T} ms")
         self.register_buffer("dt", torch.tensor(dt, dtype=torch.float32))
         self.register_buffer("T", torch.tensor(T, dtype=torch.float32))
+        if self.K < 1: raise ValueError(f"T must span at least one step dt={dt} ms, got T={T} ms")
         self.tau = _parameter(check_positive(tau, "tau"), "tau")
         self.r, self.b = _parameter(r, "r"), _parameter(b, "b")
 

@@ -45,14 +45,16 @@ def _network_size(data):
 class Synapses:
     "The connectivity of `data` as `model.input` needs it, on the fast (shared-filter) or the generic path."
     def __init__(self, model, data, fast:bool|None=None):
-        self.model, self.W0, self.edge_index, self.n = model, data.W0, data.edge_index, data.num_nodes
+        self.model, self.edge_index, self.n = model, data.edge_index, data.num_nodes
+        self.W0 = data.W0.to(torch.float32)   # a copy only if it was another dtype (a .npy matrix is float64)
         self.fast = model.uses_shared_filters if fast is None else fast
         if not self.fast: return
         A, edge_index = model.filter_weights(self.W0, self.edge_index)
         F = self.n_filters = A.shape[1]
         source, target, filters = edge_index[0, :, None], edge_index[1, :, None], torch.arange(F, device=A.device)
         size = _network_size(data)
-        self.dense = size is not None and edge_index.shape[1] >= _DENSE_ABOVE * self.n * size
+        self.dense = (size is not None and edge_index.shape[1] >= _DENSE_ABOVE * self.n * size
+                      and bool((source // size == target // size).all()))   # every edge inside one network
         if self.dense:   # block b holds network b: entry (i mod n, (j mod n)·F + f)
             self.shape = (self.n // size, size, size * F)
             self.index = ((target // size).expand(-1, F).flatten(), (target % size).expand(-1, F).flatten(),
@@ -87,9 +89,8 @@ class Synapses:
     @staticmethod
     def state(window:torch.Tensor, bank) -> torch.Tensor:
         "What `input` sees as `state`: the filtered history h [N, F] (fast) or the raw history [N, K] (generic)."
-        if bank is None: return window.T
-        if bank.requires_grad and torch.is_grad_enabled(): window = window.clone()   # autograd keeps it; the ring buffer is overwritten later
-        return (bank @ window).T
+        if torch.is_grad_enabled(): window = window.clone()   # autograd may keep it; the ring buffer is overwritten later
+        return window.T if bank is None else (bank @ window).T
 
 # %% ../nbs/03_simulation.ipynb #1cc3b826
 _THREADED_ABOVE = 1_000_000   # multiply-adds per step from which intra-op threads pay off
@@ -106,12 +107,19 @@ def thread_budget(work:int): # multiply-adds per step
 _CHUNK = 256   # steps between progress-bar updates and validity checks
 
 def check_network(data) -> None:
-    "Raise ValueError unless `data` is a network with matching, finite `edge_index`, `W0` and `num_nodes`."
+    "Raise ValueError unless `data` is a network: integer `edge_index` [2, E] within `num_nodes` ≥ 1, finite float `W0` [E]."
     for field in ("edge_index", "W0", "num_nodes"):
         if getattr(data, field, None) is None: raise ValueError(f"data must be a network with edge_index, W0 and num_nodes; {field} is missing")
-    if data.W0.shape[0] != data.edge_index.shape[1]:
-        raise ValueError(f"data.W0 has {data.W0.shape[0]} weights for {data.edge_index.shape[1]} edges")
-    if not torch.isfinite(data.W0).all(): raise ValueError("data.W0 must be finite, found NaN or inf")
+    edge_index, W0, n = data.edge_index, data.W0, data.num_nodes
+    if n < 1: raise ValueError(f"data.num_nodes must be >= 1, got {n}")
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2 or edge_index.is_floating_point():
+        raise ValueError(f"data.edge_index must be an integer tensor [2, E], got {edge_index.dtype} {tuple(edge_index.shape)}")
+    if edge_index.numel() and not bool(((edge_index >= 0) & (edge_index < n)).all()):
+        raise ValueError(f"data.edge_index must hold neuron indices in [0, {n - 1}], got {int(edge_index.min())} … {int(edge_index.max())}")
+    if W0.ndim != 1 or W0.shape[0] != edge_index.shape[1]:
+        raise ValueError(f"data.W0 must hold one weight per edge [{edge_index.shape[1]}], got shape {tuple(W0.shape)}")
+    if not W0.is_floating_point(): raise ValueError(f"data.W0 must be a float tensor, got {W0.dtype}")
+    if not torch.isfinite(W0).all(): raise ValueError("data.W0 must be finite, found NaN or inf")
 
 class Stepper:
     "Runs a model forward on one network, keeping its spike history between calls."
@@ -125,7 +133,7 @@ class Stepper:
         self.history.push(torch.randint(0, 2, (data.num_nodes,), generator=model.rng, device=device).float())
         self.lowest = torch.full((data.num_nodes,), float("inf"), device=device)    # running min of μ
         self.highest = torch.zeros(data.num_nodes, device=device)                   # running max of μ
-        self.steps_done = 0
+        self.steps_done = self.checked_at = 0
         self.work_per_step = self.synapses.work_per_step(K)
 
     def step(self, operands, t):
@@ -146,9 +154,9 @@ class Stepper:
     def check(self):
         "Raise if μ left [0, ∞) since the last check (one device sync)."
         if not bool((self.lowest >= 0).all() & torch.isfinite(self.highest).all()):
-            first = self.steps_done - _CHUNK
             raise ValueError(f"{type(self.model).__name__}: the expected spike counts became negative or non-finite "
-                             f"between step {max(first, 0)} and step {self.steps_done}; check the parameters and the weights")
+                             f"between step {self.checked_at} and step {self.steps_done}; check the parameters and the weights")
+        self.checked_at = self.steps_done
 
     def run(self, n_steps, operands, record=None, stimulus_time=lambda step: step, progress=None):
         "`n_steps` steps without gradients; step s sees the stimulus at `stimulus_time(s)` (None: no stimulus); spikes go into `record` [N, n_steps]."

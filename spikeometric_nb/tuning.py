@@ -6,6 +6,7 @@
 __all__ = ['resolve_tunable', 'tune']
 
 # %% ../nbs/04_tuning.ipynb #55e5c880
+import warnings
 import torch
 from tqdm import tqdm
 from .datasets import check_count, check_positive
@@ -72,4 +73,7 @@ def tune(model, # a BaseModel with a `dt` (ms)
                 stepper.check()
         finally:
             model.requires_grad_(False)
+    if estimates[-1] == 0:   # e.g. a rectifier below threshold everywhere: μ = 0 has no gradient, tuning is stuck
+        warnings.warn(f"tune: {type(model).__name__} fell silent (estimated rate 0 Hz) and cannot recover by gradient; "
+                      f"try a smaller lr than {lr} or fewer tunable parameters")
     return estimates

@@ -38,8 +38,25 @@ def test_fast_path_matches_generic(net_seed, K, tau):
     assert torch.allclose(fast, generic, rtol=1e-5, atol=1e-5 * (1 + generic.abs().max().item()))
 
 
-def test_both_fast_forms_are_exercised():
-    "The strategy above reaches both the dense-block and the CSR form of the fast path."
+def test_edge_between_networks_of_a_batch():
+    "Dense blocks hold one network each; an edge across networks must send the batch to the CSR form, with the right input."
+    full = lambda: Data(edge_index=(torch.ones(4, 4) - torch.eye(4)).nonzero().t(), W0=torch.ones(12), num_nodes=4)
+    batch = next(iter(DataLoader([full(), full()], batch_size=2)))
+    batch.edge_index = torch.cat([batch.edge_index, torch.tensor([[0], [5]])], dim=1)   # network 1 -> network 2
+    batch.W0 = torch.cat([batch.W0, torch.tensor([10.0])])
+    model = RectifiedLNP(lambda_0=1., theta=0., T=0.3, tau=1., dt=0.1, r=1., b=0.)
+    window = torch.eye(8)[:3]                       # neurons 0, 1, 2 spiked in the last three steps
+    inputs = []
+    for fast in (False, True):
+        synapses = Synapses(model, batch, fast=fast)
+        edge_index, W, bank = synapses.operands()
+        inputs.append(model.input(edge_index, W, Synapses.state(window, bank)))
+    assert not synapses.dense
+    assert torch.allclose(inputs[1], inputs[0], atol=1e-6) and inputs[0][5] > 5
+
+
+def test_density_chooses_the_fast_form():
+    "A fully connected network takes the dense-block form, a sparse one the CSR form."
     model = RectifiedLNP(lambda_0=1., theta=0., T=0.3, tau=1., dt=0.1, r=1., b=0.)
     full = Data(edge_index=torch.tensor([[0, 1], [1, 0]]), W0=torch.tensor([1., 2.]), num_nodes=2)
     sparse = Data(edge_index=torch.tensor([[0], [1]]), W0=torch.tensor([1.]), num_nodes=10)
