@@ -6,18 +6,14 @@
 __all__ = ['ExponentialCouplingModel', 'RectifiedLNP', 'PoissonGLM']
 
 # %% ../nbs/02_models.ipynb #06ac6cc6
-import math
 import torch
 from torch import nn
-from .datasets import check_positive
+from .datasets import check_finite, check_positive
 from .base_model import BaseModel
 
 # %% ../nbs/02_models.ipynb #46d41738
 def _parameter(value, name):
-    try: value = float(value)
-    except (TypeError, ValueError): raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value): raise ValueError(f"{name} must be finite, got {value}")
-    return nn.Parameter(torch.tensor(value, dtype=torch.float32), requires_grad=False)
+    return nn.Parameter(torch.tensor(check_finite(value, name), dtype=torch.float32), requires_grad=False)
 
 class ExponentialCouplingModel(BaseModel):
     "Base of the LNP/GLM models: exponentially filtered recurrent input r·W0·c plus background b."

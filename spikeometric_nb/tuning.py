@@ -24,7 +24,10 @@ def resolve_tunable(model, # a BaseModel
         names = [n for n in available if tunable_parameters == "all" or is_stimulus(n) == (tunable_parameters == "stimulus")]
         if not names: raise ValueError(f'tunable_parameters="{tunable_parameters}" selects nothing: the tunable parameters of {type(model).__name__} are {available}')
         return names
+    if not isinstance(tunable_parameters, (str, list, tuple)):
+        raise TypeError(f'tunable_parameters must be "all", "model", "stimulus" or a list of names, got {tunable_parameters!r}')
     names = [tunable_parameters] if isinstance(tunable_parameters, str) else list(tunable_parameters)
+    if len(set(names)) != len(names): raise ValueError(f"tunable_parameters names a parameter twice: {names}")
     if not names: raise ValueError(f'tunable_parameters is empty; use "all", "model", "stimulus" or names from {available}')
     unknown = [n for n in names if n not in available]
     if unknown: raise ValueError(f"tunable_parameters: unknown or non-tunable {unknown}; tunable parameters of {type(model).__name__}: {available}")
