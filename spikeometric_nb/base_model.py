@@ -112,20 +112,23 @@ class BaseModel(MessagePassing):
             if name not in tunable: raise ValueError(f"unknown parameter {name!r}; tunable parameters of {type(self).__name__}: {sorted(tunable)}")
         for name in names: tunable[name].requires_grad_(True)
 
+    @property
+    def _device(self) -> torch.device:
+        "Where the parameters and buffers live (CPU for a model without any)."
+        return next(iter(self.state_dict().values()), torch.empty(0)).device
+
     def save(self, path) -> None:
         "Write the parameters and buffers to `path`."
         torch.save(self.state_dict(), path)
 
     def load(self, path) -> None:
         "Read parameters and buffers written by `save`."
-        device = next(iter(self.state_dict().values()), torch.empty(0)).device
-        self.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+        self.load_state_dict(torch.load(path, map_location=self._device, weights_only=True))
 
     def to(self, *args, **kwargs):
         "Move the model, and its random number generator, to a device."
         super().to(*args, **kwargs)
-        device = next(iter(self.state_dict().values()), torch.empty(0)).device
-        if self.rng.device != device: self.rng = torch.Generator(device=device).manual_seed(self.rng.initial_seed())
+        if self.rng.device != self._device: self.rng = torch.Generator(device=self._device).manual_seed(self.rng.initial_seed())
         return self
 
     # --- running ------------------------------------------------------------------------------
