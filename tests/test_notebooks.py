@@ -8,7 +8,7 @@ NOTEBOOKS = sorted(p.relative_to(ROOT / "nbs").as_posix() for p in (ROOT / "nbs"
 
 
 def test_every_notebook_is_collected():
-    assert {"00_datasets.ipynb", "03_simulation.ipynb", "04_tuning.ipynb", "tutorials/tune_model.ipynb"} <= set(NOTEBOOKS)
+    assert {"00_datasets.ipynb", "05_simulation.ipynb", "06_tuning.ipynb", "tutorials/tune_model.ipynb"} <= set(NOTEBOOKS)
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
