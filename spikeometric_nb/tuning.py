@@ -10,7 +10,7 @@ import warnings
 import torch
 from tqdm import tqdm
 from .datasets import check_count, check_positive
-from .simulation import Stepper, check_network, thread_budget
+from .simulation import Stepper, check_network, check_stimulus, next_stimulus_batch, thread_budget
 
 # %% ../nbs/06_tuning.ipynb #22adaf8e
 def resolve_tunable(model, # a BaseModel
@@ -50,8 +50,9 @@ def tune(model, # a BaseModel with a `dt` (ms)
     check_network(data)
     if getattr(model, "dt", None) is None: raise ValueError(f"{type(model).__name__} needs a time step dt (ms) to turn counts into Hz")
     names = resolve_tunable(model, tunable_parameters)
+    check_stimulus(model, data)
     stepper = Stepper(model, data)
-    if equilibration_steps is None: equilibration_steps = max(100, 5 * stepper.history.K)
+    if equilibration_steps is None: equilibration_steps = max(100, 5 * stepper.memory.steps)
     check_count(equilibration_steps, "equilibration_steps", 0)
 
     model.requires_grad_(False)
@@ -62,7 +63,7 @@ def tune(model, # a BaseModel with a `dt` (ms)
     with thread_budget(stepper.work_per_step):
         try:
             with torch.no_grad(): stepper.run(equilibration_steps, stepper.operands, stimulus_time=lambda step: None)
-            settle = stepper.history.K          # one filter window: enough to forget the previous parameters
+            settle = stepper.memory.steps          # one filter window (or activation time): enough to forget the previous parameters
             for epoch in tqdm(range(n_epochs), disable=not verbose, desc=f"Tuning {type(model).__name__}"):
                 operands = stepper.synapses.operands()          # rebuilt every epoch: they depend on the parameters
                 stepper.run(settle, operands, stimulus_time=lambda step: (step - settle) % n_steps)   # no autograd inside
@@ -79,4 +80,5 @@ def tune(model, # a BaseModel with a `dt` (ms)
     if estimates[-1] == 0:   # e.g. a rectifier below threshold everywhere: μ = 0 has no gradient, tuning is stuck
         warnings.warn(f"tune: {type(model).__name__} fell silent (estimated rate 0 Hz) and cannot recover by gradient; "
                       f"try a smaller lr than {lr} or fewer tunable parameters")
+    next_stimulus_batch(model)   # as simulate: the next DataLoader batch gets its own masks
     return estimates
