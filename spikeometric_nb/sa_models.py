@@ -6,6 +6,7 @@
 __all__ = ['SAModel', 'RectifiedSAM', 'ThresholdSAM']
 
 # %% ../nbs/03_sa_models.ipynb #b9b07d6e
+import math
 import torch
 from .datasets import check_finite, check_positive
 from .base_model import BaseModel, frozen_parameter

@@ -53,11 +53,11 @@ class BaseStimulus(nn.Module):
         return self.network_sizes[idx * self.batch_size:(idx + 1) * self.batch_size]
 
     def check_networks(self, network_sizes:list) -> None:
-        "Raise ValueError unless the current batch is defined for networks of exactly these sizes."
+        "Raise ValueError unless the current batch covers as many neurons as the networks simulated (sizes in node order)."
         expected = self.batch_networks()
-        if list(network_sizes) != expected:
-            raise ValueError(f"{type(self).__name__}: batch {self._idx} of the stimulus is defined for networks of {expected} neurons, "
-                             f"but the simulated data has networks of {list(network_sizes)} neurons; "
+        if sum(network_sizes) != sum(expected):
+            raise ValueError(f"{type(self).__name__}: batch {self._idx} of the stimulus covers {sum(expected)} neurons (networks of {expected}), "
+                             f"but the simulated data has {sum(network_sizes)} neurons (networks of {list(network_sizes)}); "
                              f"the masks (or recorded stimulus) must match the DataLoader batches (batch_size={self.batch_size})")
 
     def _rows(self) -> slice:
