@@ -59,7 +59,8 @@ class BaseModel(MessagePassing):
 
     # --- the cascade ----------------------------------------------------------------------------
     def synaptic_input(self, edge_index:torch.Tensor, W:torch.Tensor, state:torch.Tensor, **kwargs) -> torch.Tensor:
-        "Σ over incoming edges of W[e] · state[source(e)] [N]; `edge_index` may also be the weighted adjacency of the fast path."
+        "Σ over incoming edges of W[e] · state[source(e)] [N]; `edge_index` may also be the weighted adjacency of the fast path, or None on the event-driven path, where `state` [N, 1] is already that sum."
+        if edge_index is None: return state[:, 0]
         if edge_index.is_floating_point(): return self.message_and_aggregate(edge_index, state)
         return self.propagate(edge_index, W=W, state=state).squeeze(-1)
 
@@ -142,10 +143,10 @@ class BaseModel(MessagePassing):
         return self
 
     # --- running ------------------------------------------------------------------------------
-    def simulate(self, data, n_steps:int, verbose:bool=True, equilibration_steps:int=100, store_as_dtype:torch.dtype=torch.int) -> torch.Tensor:
+    def simulate(self, data, n_steps:int, verbose:bool=True, equilibration_steps:int=100, store_as_dtype:torch.dtype=torch.int, propagation:str="auto") -> torch.Tensor:
         "Spikes [N, n_steps] of the network `data`: see `spikeometric_nb.simulation.simulate`."
         from spikeometric_nb.simulation import simulate
-        return simulate(self, data, n_steps, verbose=verbose, equilibration_steps=equilibration_steps, store_as_dtype=store_as_dtype)
+        return simulate(self, data, n_steps, verbose=verbose, equilibration_steps=equilibration_steps, store_as_dtype=store_as_dtype, propagation=propagation)
 
     def tune(self, data, firing_rate:float, tunable_parameters="all", lr:float=0.1, n_steps:int=100, n_epochs:int=100, verbose:bool=True) -> torch.Tensor:
         "Fit parameters so the network fires at `firing_rate` Hz: see `spikeometric_nb.tuning.tune`."
