@@ -74,8 +74,8 @@ class BaseModel(MessagePassing):
         return (adj_t @ state.reshape(adj_t.shape[0], -1, 1)).reshape(-1)
 
     def stimulus_input(self, t, **kwargs) -> torch.Tensor:
-        "External input at stimulus time `t` [N] (0 when `t` is None: equilibration runs without stimulus)."
-        if t is None: return 0.0
+        "External input at stimulus time `t` [N] (0 when `t` is None, as in equilibration, or when no stimulus is attached)."
+        if t is None or self.stimulus is _no_stimulus: return 0.0   # a custom stimulus_filter need not handle "no stimulus"
         stimulus = self.stimulus_filter(self.stimulus(t), **kwargs)
         if getattr(stimulus, "ndim", 0) > 1:
             raise ValueError(f"the stimulus gives {tuple(stimulus.shape)} at t={t}: a multi-channel stimulus needs a stimulus_filter "
