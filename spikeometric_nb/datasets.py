@@ -78,10 +78,17 @@ class ConnectivityGenerator:
         "One square weight matrix [N, N]."
         raise NotImplementedError
 
-    def generate(self, n_networks:int) -> list[Data]:
+    def generate_edges(self) -> Data:
+        "One network drawn directly as an edge list where the generator can (no [N, N] matrix); by default from `generate_W0`."
+        return to_data(self.generate_W0())
+
+    def generate(self,
+                 n_networks:int, # how many networks
+                 sparse:bool=False, # draw edge lists directly, without an [N, N] matrix (for large networks)
+                ) -> list[Data]:
         "`n_networks` independent networks."
         n_networks = check_count(n_networks, "n_networks")
-        return [to_data(self.generate_W0()) for _ in range(n_networks)]
+        return [self.generate_edges() if sparse else to_data(self.generate_W0()) for _ in range(n_networks)]
 
     def save(self, n_networks:int, path) -> None:
         "Write `n_networks` square matrices as `0.pt … (n_networks-1).pt` into `path` (created if absent)."
@@ -103,6 +110,21 @@ def _dale_mask(n, sparsity, rng):
     "Connections j -> i kept with probability 1 - sparsity, no self-connections [N, N]."
     keep = torch.rand((n, n), generator=rng) < 1 - sparsity
     return keep & ~torch.eye(n, dtype=torch.bool)
+
+_DENSE_PAIRS_MAX = 2**26   # pairs up to which a random edge list is drawn through an N×N mask (256 MB of floats)
+
+def _random_pairs(n, p, rng):
+    "Every ordered pair j ≠ i independently with probability p: (source, target) [E] each, sorted by source, without an N×N matrix when N is large."
+    pairs = n * (n - 1)
+    if pairs <= _DENSE_PAIRS_MAX:
+        return _dale_mask(n, 1 - p, rng).nonzero(as_tuple=True)
+    if p > 0.5: raise ValueError(f"a network of {n} neurons with connection probability {p} would have over {pairs // 2} synapses")
+    # i.i.d. pairs = a binomial number m of them, then a uniformly random m-subset: draw with repetition, drop repeats, top up
+    m = int(torch.binomial(torch.tensor([float(pairs)], dtype=torch.float64), torch.tensor([p], dtype=torch.float64), generator=rng))
+    chosen = torch.empty(0, dtype=torch.long)
+    while len(chosen) < m: chosen = torch.unique(torch.cat([chosen, torch.randint(pairs, (m - len(chosen),), generator=rng)]))
+    source, rest = chosen // (n - 1), chosen % (n - 1)
+    return source, rest + (rest >= source).long()   # skip the diagonal
 
 # %% ../nbs/00_datasets.ipynb #5f7fd142
 class NormalGenerator(ConnectivityGenerator):
@@ -130,6 +152,16 @@ class NormalGenerator(ConnectivityGenerator):
                        _one_sided_normal(self.mean, self.std, (n - half, n), False, self.rng)]).float()
         if self.glorot: W = W / n**0.5
         return W * _dale_mask(n, self.sparsity, self.rng)
+
+    def generate_edges(self) -> Data:
+        "One network drawn as an edge list, without an [N, N] matrix (sorted by presynaptic neuron)."
+        n = self.n_neurons
+        source, target = _random_pairs(n, 1 - self.sparsity, self.rng)
+        n_excitatory = int(torch.searchsorted(source, n // 2))    # excitatory sources come first
+        W0 = torch.cat([_one_sided_normal(self.mean, self.std, (n_excitatory,), True, self.rng),
+                        _one_sided_normal(self.mean, self.std, (len(source) - n_excitatory,), False, self.rng)]).float()
+        if self.glorot: W0 = W0 / n**0.5
+        return Data(edge_index=torch.stack([source, target]), W0=W0, num_nodes=n)
 
 # %% ../nbs/00_datasets.ipynb #8ba0cb42
 class UniformGenerator(ConnectivityGenerator):
@@ -160,6 +192,14 @@ class UniformGenerator(ConnectivityGenerator):
         else:
             W = self.low + torch.rand((n, n), generator=self.rng) * (self.high - self.low)
         return W * _dale_mask(n, self.sparsity, self.rng)
+
+    def generate_edges(self) -> Data:
+        "One network drawn as an edge list, without an [N, N] matrix (sorted by presynaptic neuron)."
+        n = self.n_neurons
+        source, target = _random_pairs(n, 1 - self.sparsity, self.rng)
+        if self.dale: W0 = torch.rand(len(source), generator=self.rng) * self.high * torch.where(source < n // 2, 1.0, -1.0)
+        else: W0 = self.low + torch.rand(len(source), generator=self.rng) * (self.high - self.low)
+        return Data(edge_index=torch.stack([source, target]), W0=W0, num_nodes=n)
 
 # %% ../nbs/00_datasets.ipynb #3604b503
 class MexicanHatGenerator(ConnectivityGenerator):
