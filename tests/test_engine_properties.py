@@ -1,10 +1,10 @@
-"Property-based checks of the engine: both forms of the fast path compute the same input as the generic MessagePassing path."
+"Property tests of the engine: the fast path (matrix and event-driven) computes the same input as the generic MessagePassing path."
 import torch
 from hypothesis import given, settings, strategies as st
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 from spikeometric_nb.models import RectifiedLNP
-from spikeometric_nb.simulation import Synapses, SpikeHistory
+from spikeometric_nb.simulation import EventHistory, EventSynapses, SpikeHistory, Synapses
 
 
 @st.composite
@@ -33,9 +33,14 @@ def test_fast_path_matches_generic(net_seed, K, tau):
     inputs = []
     for fast in (False, True):
         edge_index, W, bank = Synapses(model, data, fast=fast).operands()
-        inputs.append(model.input(edge_index, W, Synapses.state(history.window(), bank)))
-    generic, fast = inputs
-    assert torch.allclose(fast, generic, rtol=1e-5, atol=1e-5 * (1 + generic.abs().max().item()))
+        inputs.append(model.input(edge_index, W, history.state(bank)))
+    # event-driven: the same history replayed through the outgoing synapses, as dense rows and as CSR rows
+    A, edges = model.filter_weights(data.W0, data.edge_index, num_nodes=data.num_nodes)
+    for size in (Synapses(model, data).size, None):
+        events = EventHistory(EventSynapses(A, edges, data.num_nodes, size), history)
+        inputs.append(model.input(None, None, events.state(model.filter_bank())))
+    generic, *others = inputs
+    for other in others: assert torch.allclose(other, generic, rtol=1e-5, atol=1e-5 * (1 + generic.abs().max().item()))
 
 
 def test_edge_between_networks_of_a_batch():
@@ -45,12 +50,13 @@ def test_edge_between_networks_of_a_batch():
     batch.edge_index = torch.cat([batch.edge_index, torch.tensor([[0], [5]])], dim=1)   # network 1 -> network 2
     batch.W0 = torch.cat([batch.W0, torch.tensor([10.0])])
     model = RectifiedLNP(lambda_0=1., theta=0., T=0.3, tau=1., dt=0.1, r=1., b=0.)
-    window = torch.eye(8)[:3]                       # neurons 0, 1, 2 spiked in the last three steps
+    history = SpikeHistory(8, 3)
+    for spikes in torch.eye(8)[:3]: history.push(spikes)   # neurons 0, 1, 2 spiked in the last three steps
     inputs = []
     for fast in (False, True):
         synapses = Synapses(model, batch, fast=fast)
         edge_index, W, bank = synapses.operands()
-        inputs.append(model.input(edge_index, W, Synapses.state(window, bank)))
+        inputs.append(model.input(edge_index, W, history.state(bank)))
     assert not synapses.dense
     assert torch.allclose(inputs[1], inputs[0], atol=1e-6) and inputs[0][5] > 5
 
