@@ -235,6 +235,7 @@ def thread_budget(work:int): # multiply-adds per step
 
 # %% ../nbs/05_simulation.ipynb #0176582b
 _CHUNK = 256   # steps between progress-bar updates and validity checks
+_MAX_COUNT = 1e6   # expected spikes per neuron and step beyond which a network is running away (and integer counts would overflow)
 _EVENT_COST = {True: 4, False: 16}   # cost of one event-driven synapse (dense rows, CSR rows) in matrix-product entries, measured on a 2-core CPU
 
 def check_network(data) -> None:
@@ -301,10 +302,11 @@ class Stepper:
         return mu, spikes
 
     def check(self):
-        "Raise if μ left [0, ∞) since the last check (one device sync)."
-        if not bool((self.lowest >= 0).all() & torch.isfinite(self.highest).all()):
-            raise ValueError(f"{type(self.model).__name__}: the expected spike counts became negative or non-finite "
-                             f"between step {self.checked_at} and step {self.steps_done}; check the parameters and the weights")
+        "Raise if μ left [0, `_MAX_COUNT`] since the last check (one device sync)."
+        if not bool((self.lowest >= 0).all() & (self.highest <= _MAX_COUNT).all()):   # NaN fails the comparison too
+            raise ValueError(f"{type(self.model).__name__}: the expected spike counts became negative, non-finite or larger than "
+                             f"{_MAX_COUNT:.0e} per step between step {self.checked_at} and step {self.steps_done} (a network running away); "
+                             f"check the parameters and the weights")
         self.checked_at = self.steps_done
 
     def run(self, n_steps, operands, record=None, stimulus_time=lambda step: step, progress=None, spike_total=None):
