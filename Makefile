@@ -1,11 +1,11 @@
-# One command sets up and runs the seed tutorial, one sets up and runs the tests (see README).
+# One command sets up and runs the seed tutorial, one sets up and runs the tests, one builds the docs site (see README).
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SETUP := $(VENV)/.installed
 
-.PHONY: setup tutorial test readme bench
+.PHONY: setup tutorial test docs readme bench
 
 setup: $(SETUP)
 
@@ -22,6 +22,10 @@ tutorial: $(SETUP)
 
 test: $(SETUP)
 	$(PY) -m pytest
+
+# The site without quarto: every notebook executed, nbdev's processing, nbconvert's HTML; also rewrites README.md.
+docs: $(SETUP)
+	$(PY) tools/docs.py
 
 readme: $(SETUP)
 	$(PY) tools/readme.py
