@@ -30,10 +30,22 @@ docs: $(SETUP)
 readme: $(SETUP)
 	$(PY) tools/readme.py
 
-# The baseline lives in its own environment: spikeometric 1.0.3 pins numpy<1.24, so it is installed --no-deps.
-bench: $(SETUP)
+# The baseline and the reference simulators live in their own environments, so that none constrains ours:
+# spikeometric 1.0.3 pins numpy<1.24, so it is installed --no-deps; brian2 needs numpy<2.4; NEST is its own wheel.
+BENCH_ENV := .venv-bench/.installed
+
+$(BENCH_ENV):
 	python3 -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --upgrade pip
 	.venv-bench/bin/python -m pip install --quiet torch==2.13.0
 	.venv-bench/bin/python -m pip install --quiet "torch_geometric>=2.8,<2.9" tqdm numpy
 	.venv-bench/bin/python -m pip install --quiet --no-deps spikeometric==1.0.3
-	$(PY) -m spikeometric_nb.benchmark seed --baseline-python .venv-bench/bin/python
+	touch $@
+
+bench-envs: $(SETUP) $(BENCH_ENV)
+	tools/make_reference_envs.sh brian2 nest
+
+# Every section (about 25 minutes on a quiet 2-core CPU, most of it 1.0.3's seed tutorial), into nbs/benchmarks/results.json, which nbs/benchmarks.ipynb shows.
+bench: bench-envs
+	$(PY) -m spikeometric_nb.benchmark all --baseline-python .venv-bench/bin/python \
+		--brian2-python .venv-brian2/bin/python --nest-python .venv-nest/bin/python --out nbs/benchmarks/results.json
