@@ -63,10 +63,18 @@ class Activation:
 # %% ../nbs/05_simulation.ipynb #49613b74
 _DENSE_ABOVE = 0.2   # connection density from which dense blocks beat CSR (measured on a 2-core CPU)
 
+def _network_sizes(data) -> list[int]:
+    "Neurons of each network of a batch (one network: [num_nodes])."
+    return data.ptr.diff().tolist() if getattr(data, "ptr", None) is not None else [data.num_nodes]
+
 def _network_size(data):
     "Size of every network in the batch if they are all equal, else None."
-    sizes = data.ptr.diff() if getattr(data, "ptr", None) is not None else torch.tensor([data.num_nodes])
-    return int(sizes[0]) if bool((sizes == sizes[0]).all()) else None
+    sizes = _network_sizes(data)
+    return sizes[0] if sizes.count(sizes[0]) == len(sizes) else None
+
+def _within_networks(edge_index, size) -> bool:
+    "Whether every edge joins two neurons of the same network of `size` neurons."
+    return bool((edge_index[0] // size == edge_index[1] // size).all())
 
 class Synapses:
     "The connectivity of `data` as `model.input` needs it, on the fast (shared-filter) or the generic path."
@@ -79,8 +87,7 @@ class Synapses:
         if not self.fast: return
         with torch.no_grad(): A, edge_index = model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
         self.n_filters, self.n_edges = A.shape[1], edge_index.shape[1]
-        self.dense = (size is not None and self.n_edges >= _DENSE_ABOVE * self.n * size
-                      and bool((edge_index[0] // size == edge_index[1] // size).all()))   # every edge inside one network
+        self.dense = size is not None and self.n_edges >= _DENSE_ABOVE * self.n * size and _within_networks(edge_index, size)
 
     @property
     def n_synapses(self) -> int:
@@ -146,15 +153,14 @@ class EventSynapses:
         # a filter that only self-edges carry (BernoulliGLM's refractory filter) needs no synapses: u_f = weight_f · x
         on_self = (A != 0) & (source == target)[:, None]
         self.self_filters = [f for f in range(self.F) if bool(on_self[:, f].eq(A[:, f] != 0).all())]
-        synaptic = [f for f in range(self.F) if f not in self.self_filters]
-        if synaptic and synaptic != list(range(synaptic[0], synaptic[-1] + 1)): self.self_filters = []   # keep the synaptic block contiguous
+        self.filters = [f for f in range(self.F) if f not in self.self_filters]   # carried by synapses
+        if self.filters and self.filters != list(range(self.filters[0], self.filters[-1] + 1)):   # keep the synaptic block contiguous
+            self.self_filters, self.filters = [], list(range(self.F))
         self.self_weights = torch.zeros(len(self.self_filters), n, device=A.device, dtype=A.dtype)
         for row, f in enumerate(self.self_filters): self.self_weights[row].index_add_(0, source, A[:, f] * on_self[:, f])
-        self.filters = [f for f in range(self.F) if f not in self.self_filters]   # carried by synapses
         A = A[:, self.filters]
         F = len(self.filters)
-        self.dense = (size is not None and n * size * F <= _DENSE_ROWS_MAX
-                      and bool((source // size == target // size).all()))
+        self.dense = size is not None and n * size * F <= _DENSE_ROWS_MAX and _within_networks(edge_index, size)
         if self.dense:   # row j: j's weights onto the `size` neurons of its network, filter by filter
             self.size, self.n_networks = size, n // size
             rows = A.new_zeros(n, F, size)
@@ -201,8 +207,8 @@ class EventHistory:
                  events:EventSynapses, # the outgoing synapses
                  history:SpikeHistory, # the spikes so far, replayed into the buffer
                 ):
-        self.events, self.K, self.history = events, history.K, history
-        self.steps = self.K
+        self.events, self.history = events, history
+        self.K = self.steps = history.K
         self.buffer = torch.zeros(2 * self.K, events.F, events.n, device=history.buffer.device)   # [2K, F, N]
         self.newest = self.K - 1
         for spikes in history.window(): self._propagate(spikes)
@@ -261,9 +267,6 @@ def next_stimulus_batch(model) -> None:
     "Move a batched stimulus on to the masks of the next DataLoader batch."
     if hasattr(model.stimulus, "next_batch"): model.stimulus.next_batch()
 
-def _network_sizes(data) -> list[int]:
-    return data.ptr.diff().tolist() if getattr(data, "ptr", None) is not None else [data.num_nodes]
-
 class Stepper:
     "Runs a model forward on one network, keeping its spike history (or activation) between calls."
     def __init__(self, model, data):
@@ -277,7 +280,6 @@ class Stepper:
         self.highest = torch.zeros(data.num_nodes, device=device)                   # running max of μ
         self.steps_done = self.checked_at = 0
         self.work_per_step = self.synapses.work_per_step(K)
-        self.propagation = "matrix"
 
     @property
     def operands(self):
@@ -322,6 +324,11 @@ class Stepper:
                 if progress is not None: progress.update(stop - start)
 
     @property
+    def propagation(self) -> str:
+        "How spikes reach the synapses now: 'events' or 'matrix' (the memory says which)."
+        return "events" if isinstance(self.memory, EventHistory) else "matrix"
+
+    @property
     def events_possible(self) -> bool:
         "Event-driven propagation needs shared filters and a spike history (not an activation), on the CPU (on CUDA, finding the spikes syncs the device)."
         return self.synapses.fast and isinstance(self.memory, (SpikeHistory, EventHistory)) and not self.synapses.W0.is_cuda
@@ -333,12 +340,11 @@ class Stepper:
             raise ValueError(f"propagation='events' needs a model on the shared-filter fast path with a spike history, on the CPU; {type(self.model).__name__} here is not")
         self.memory = EventHistory(self.synapses.events(), self.memory)
         with torch.no_grad(): self._operands = (None, None, self.model.filter_bank().to(self.synapses.W0.device))
-        self.propagation = "events"
 
     def switch_to_matrix(self) -> None:
         "Continue with the matrix product over all synapses."
         if self.propagation == "matrix": return
-        self.memory, self._operands, self.propagation = self.memory.history, None, "matrix"
+        self.memory, self._operands = self.memory.history, None
 
     def events_pay_off(self, spikes_per_step:float) -> bool:
         "Whether propagating only the spikes is cheaper than the matrix product at this activity (see `_EVENT_COST`)."
