@@ -104,6 +104,10 @@ class BaseModel(MessagePassing):
         "Spikes sampled from μ."
         raise NotImplementedError(f"{type(self).__name__} must implement emit_spikes(rates)")
 
+    def closed_form(self) -> dict|None:
+        "The step as μ = m·link(a·h + c + s·stimulus), spikes ~ sampler(μ), for the engine's compiled loop: dict(link, sampler, a, c, s, m); None (default) runs the methods above."
+        return None
+
     def forward(self, edge_index:torch.Tensor, W:torch.Tensor, state:torch.Tensor, t=None) -> torch.Tensor:
         "The spikes of the next step: emit_spikes(non_linearity(input(...)))."
         return self.emit_spikes(self.non_linearity(self.input(edge_index, W=W, state=state, t=t)))

@@ -69,6 +69,10 @@ class RectifiedLNP(ExponentialCouplingModel):
         "Poisson spike counts with mean μ."
         return torch.poisson(rates, generator=self.rng)
 
+    def closed_form(self) -> dict:
+        "μ = λ₀Δt·relu(r·h + (b − θ) + stimulus), Poisson counts: the step for the compiled loop."
+        return dict(link="relu", sampler="poisson", a=self.r.item(), c=(self.b - self.theta).item(), s=1.0, m=(self.lambda_0 * self.dt).item())
+
 # %% ../nbs/02_models.ipynb #a43188fd
 class PoissonGLM(ExponentialCouplingModel):
     "Poisson generalised linear model: exponential link, Poisson spike counts."
@@ -92,6 +96,10 @@ class PoissonGLM(ExponentialCouplingModel):
     def emit_spikes(self, rates:torch.Tensor) -> torch.Tensor:
         "Poisson spike counts with mean μ."
         return torch.poisson(rates, generator=self.rng)
+
+    def closed_form(self) -> dict:
+        "μ = (Δt/α)·exp(βr·h + βb + β·stimulus), Poisson counts: the step for the compiled loop."
+        return dict(link="exp", sampler="poisson", a=(self.beta * self.r).item(), c=(self.beta * self.b).item(), s=self.beta.item(), m=(self.dt / self.alpha).item())
 
 # %% ../nbs/02_models.ipynb #2e64849e
 class BernoulliGLM(BaseModel):
@@ -149,3 +157,7 @@ class BernoulliGLM(BaseModel):
     def emit_spikes(self, probabilities:torch.Tensor) -> torch.Tensor:
         "One spike with probability p, else none."
         return torch.bernoulli(probabilities, generator=self.rng)
+
+    def closed_form(self) -> dict:
+        "p = Δt·σ(h − θ + stimulus), Bernoulli spikes: the step for the compiled loop."
+        return dict(link="sigmoid", sampler="bernoulli", a=1.0, c=(-self.theta).item(), s=1.0, m=self.dt.item())

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import torch
 from tqdm import tqdm
 from .datasets import check_count
+from .compiled_loop import CompiledLoop, closed_form_of, step_loop_library
 
 # %% ../nbs/05_simulation.ipynb #18116c71
 class SpikeHistory:
@@ -72,9 +73,9 @@ def _network_size(data):
     sizes = _network_sizes(data)
     return sizes[0] if sizes.count(sizes[0]) == len(sizes) else None
 
-def _within_networks(edge_index, size) -> bool:
-    "Whether every edge joins two neurons of the same network of `size` neurons."
-    return bool((edge_index[0] // size == edge_index[1] // size).all())
+def _within_networks(edge_index, size, n) -> bool:
+    "Whether every edge of a batch of `n` neurons joins two neurons of the same network of `size` neurons."
+    return size >= n or bool((edge_index[0] // size == edge_index[1] // size).all())
 
 class Synapses:
     "The connectivity of `data` as `model.input` needs it, on the fast (shared-filter) or the generic path."
@@ -83,11 +84,13 @@ class Synapses:
         self.W0 = data.W0.to(torch.float32)   # a copy only if it was another dtype (a .npy matrix is float64)
         self.fast = model.uses_shared_filters if fast is None else fast
         self.size = size = _network_size(data)
-        self._pattern = self._events = None   # built on first use: a run may never need them
+        self._pattern = self._events = self._fixed = None   # built on first use: a run may never need them
         if not self.fast: return
         with torch.no_grad(): A, edge_index = model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
         self.n_filters, self.n_edges = A.shape[1], edge_index.shape[1]
-        self.dense = size is not None and self.n_edges >= _DENSE_ABOVE * self.n * size and _within_networks(edge_index, size)
+        self.within = size is not None and _within_networks(edge_index, size, self.n)   # a batch of equal networks, edges inside each
+        self.dense = self.within and self.n_edges >= _DENSE_ABOVE * self.n * size
+        self._fixed = (A, edge_index)   # kept for `events()`, which would otherwise compute them again; dropped once used
 
     @property
     def n_synapses(self) -> int:
@@ -119,6 +122,7 @@ class Synapses:
             takes_n = "num_nodes" in inspect.signature(self.model.connectivity_filter).parameters
             W, edge_index = self.model.connectivity_filter(self.W0, self.edge_index, **({"num_nodes": self.n} if takes_n else {}))
             return edge_index, W, None
+        self._fixed = None   # the matrix path computes its weights with autograd
         A, edge_index = self.model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
         if self.dense:
             adjacency = A.new_zeros(self.n // self.size, self.size, self.size * self.n_filters).index_put(
@@ -133,8 +137,10 @@ class Synapses:
     def events(self) -> "EventSynapses":
         "The same synapses by presynaptic neuron, for event-driven propagation (current parameters, no autograd; built once)."
         if self._events is None:
-            with torch.no_grad(): A, edge_index = self.model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
-            self._events = EventSynapses(A, edge_index, self.n, self.size)
+            if self._fixed is None:
+                with torch.no_grad(): self._fixed = self.model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
+            self._events = EventSynapses(*self._fixed, self.n, self.size, within=self.within)
+            self._fixed = None
         return self._events
 
 # %% ../nbs/05_simulation.ipynb #fb4568c4
@@ -147,6 +153,7 @@ class EventSynapses:
                  edge_index:torch.Tensor, # [2, E'] the edges of A
                  n:int, # neurons N
                  size:int|None=None, # size of every network of the batch, if all are equal
+                 within:bool|None=None, # whether every edge stays inside its network of `size` (None: check)
                 ):
         self.n, self.F = n, A.shape[1]
         source, target = edge_index
@@ -160,7 +167,7 @@ class EventSynapses:
         for row, f in enumerate(self.self_filters): self.self_weights[row].index_add_(0, source, A[:, f] * on_self[:, f])
         A = A[:, self.filters]
         F = len(self.filters)
-        self.dense = size is not None and n * size * F <= _DENSE_ROWS_MAX and _within_networks(edge_index, size)
+        self.dense = size is not None and n * size * F <= _DENSE_ROWS_MAX and (within if within is not None else _within_networks(edge_index, size, n))
         if self.dense:   # row j: j's weights onto the `size` neurons of its network, filter by filter
             self.size, self.n_networks = size, n // size
             rows = A.new_zeros(n, F, size)
@@ -280,6 +287,7 @@ class Stepper:
         self.highest = torch.zeros(data.num_nodes, device=device)                   # running max of μ
         self.steps_done = self.checked_at = 0
         self.work_per_step = self.synapses.work_per_step(K)
+        self.compiled = None   # a `CompiledLoop` while event-driven steps of a closed-form model run in C
 
     @property
     def operands(self):
@@ -316,12 +324,34 @@ class Stepper:
         with torch.no_grad():
             for start in range(0, n_steps, _CHUNK):
                 stop = min(start + _CHUNK, n_steps)
-                for s in range(start, stop):
-                    _, spikes = self.step(operands, stimulus_time(s))
-                    if record is not None: record[:, s] = spikes
-                    if spike_total is not None: spike_total += spikes.sum()
-                self.check()
+                if self.compiled is not None: self._run_compiled(start, stop, record, stimulus_time, spike_total)
+                else:
+                    for s in range(start, stop):
+                        _, spikes = self.step(operands, stimulus_time(s))
+                        if record is not None: record[:, s] = spikes
+                        if spike_total is not None: spike_total += spikes.sum()
+                    self.check()
                 if progress is not None: progress.update(stop - start)
+
+    def _run_compiled(self, start, stop, record, stimulus_time, spike_total):
+        "Steps `start` … `stop` − 1 of `run` in the compiled loop; the stimulus of each step is evaluated here, as `step` would."
+        n, times = self.compiled.N, [stimulus_time(s) for s in range(start, stop)]
+        inputs = [self.model.stimulus_input(t) for t in times] if any(t is not None for t in times) else []
+        stimulus = None
+        if any(torch.is_tensor(x) or x != 0 for x in inputs):
+            stimulus = torch.stack([torch.as_tensor(x, dtype=torch.float32).expand(n) for x in inputs])
+        direct = record is not None and record.dtype == torch.int32 and record.is_contiguous()   # the C loop writes int32 counts
+        out = record if direct or record is None else torch.empty(n, stop - start, dtype=torch.int32)
+        spikes = self.compiled.run(stop - start, stimulus, out, offset=start if direct else 0,
+                                   name=type(self.model).__name__, first_step=self.steps_done)
+        if record is not None and not direct: record[:, start:stop] = out
+        if spike_total is not None: spike_total += spikes
+        self.steps_done = self.checked_at = self.steps_done + stop - start
+
+    @property
+    def loop(self) -> str:
+        "Which loop runs the steps now: 'compiled' (C, see `CompiledLoop`) or 'python'."
+        return "python" if self.compiled is None else "compiled"
 
     @property
     def propagation(self) -> str:
@@ -340,11 +370,16 @@ class Stepper:
             raise ValueError(f"propagation='events' needs a model on the shared-filter fast path with a spike history, on the CPU; {type(self.model).__name__} here is not")
         self.memory = EventHistory(self.synapses.events(), self.memory)
         with torch.no_grad(): self._operands = (None, None, self.model.filter_bank().to(self.synapses.W0.device))
+        form = closed_form_of(self.model)
+        library = step_loop_library() if form is not None and self.memory.buffer.dtype == torch.float32 else None
+        if library is not None:   # its random numbers are seeded from the model's generator: a run stays reproducible from the model's seed
+            seed = int(torch.randint(0, 2**62, (1,), generator=self.model.rng))
+            self.compiled = CompiledLoop(library, self.memory, self._operands[2], form, seed, max_count=_MAX_COUNT)
 
     def switch_to_matrix(self) -> None:
         "Continue with the matrix product over all synapses."
         if self.propagation == "matrix": return
-        self.memory, self._operands = self.memory.history, None
+        self.memory, self._operands, self.compiled = self.memory.history, None, None
 
     def events_pay_off(self, spikes_per_step:float) -> bool:
         "Whether propagating only the spikes is cheaper than the matrix product at this activity (see `_EVENT_COST`)."
