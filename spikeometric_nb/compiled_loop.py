@@ -59,44 +59,83 @@ enum { RELU = 0, EXP = 1, SIGMOID = 2 };
 enum { POISSON = 0, BERNOULLI = 1 };
 enum { OK = 0, BAD_MEAN = 1, BAD_PROBABILITY = 2 };
 
-// Runs `steps` steps. State (updated in place): U [2K, F, N] the propagated inputs u_f of the last K steps, written
-// twice (slot p and p + K), newest at slot *newest; H [2K, N] the spikes, likewise. Step: h = sum_f sum_k bank[f, k] *
-// window_f[k] (window oldest first), g = a h + c + s stim, mu = m link(g), x ~ sampler(mu); then u_f(x) joins U.
-int run_steps(
-    int64_t steps, int64_t N, int64_t K, int64_t F,
-    float *U, int64_t *newest, float *H, int64_t *h_newest,
-    const float *bank,                      // [F, K]
-    const double *ratio,                    // [F]: bank[f, k-1] = ratio[f] bank[f, k] for all k, or < 0 if not geometric
-    double *trace, float *acc, float *u,    // scratch [F, N], [N], [F, N]
-    int32_t *active, int32_t *count,        // scratch [N]
-    int64_t n_self, const int64_t *self_f, const float *self_w,   // self filters: u_f = self_w[r] * x
-    int64_t f0, int64_t n_syn,              // synaptic filters f0 ... f0 + n_syn - 1
-    int64_t dense, int64_t size, const float *rows,               // dense: rows [N, n_syn * size], networks of `size`
-    const int64_t *first, const int64_t *degree, const int64_t *target, const float *weights, int64_t n_edges,  // CSR
-    int64_t link, int64_t sampler, double a, double c, double s, double m,
-    const float *stim,                      // [steps, N] or NULL
-    int32_t *record, int64_t rec_stride, int64_t rec_offset,      // x_i(t) -> record[i * rec_stride + rec_offset + t], or NULL
-    float *mu_record,                       // mu_i(t) -> mu_record[t * N + i], or NULL
-    uint64_t *rng, double max_count, int64_t *spike_total,
-    int64_t *err_step, int64_t *err_neuron, double *err_value)
+// What stays fixed during a simulation (mirrored by the ctypes Structure `_Loop`)
+typedef struct {
+    int64_t N, K, F;
+    const float *bank;                      // [F, K], oldest tap first
+    const double *ratio;                    // [F]: bank[f, k-1] = ratio[f] bank[f, k] for all k (a running trace), or < 0
+    double *trace; float *acc, *u;          // scratch [F, N], [N], [F, N]
+    int32_t *active, *count;                // scratch [N]: the neurons that spiked and their counts
+    int64_t n_self; const int64_t *self_f; const float *self_w;  // self filters: u_f = self_w[r] * x
+    int64_t f0, n_syn;                      // synaptic filters f0 ... f0 + n_syn - 1
+    int64_t dense, size; const float *rows; // dense: rows [N, n_syn * size], one network of `size` per block
+    const int64_t *first, *degree, *target; const float *weights; int64_t n_edges;   // CSR by presynaptic neuron; weights [n_syn, E]
+    int64_t link, sampler; double a, c, s, m, max_count;          // mu = m link(a h + c + s stim), x ~ sampler(mu)
+} Loop;
+
+// u_f of one step [F, N] from the spikes `active`/`count`: self filters, then the outgoing synapses of the spiking neurons
+static void propagate(const Loop *L, int64_t n_active) {
+    const int64_t N = L->N;
+    memset(L->u, 0, L->F * N * sizeof(float));
+    for (int64_t r = 0; r < L->n_self; r++) {
+        float *out = L->u + L->self_f[r] * N; const float *w = L->self_w + r * N;
+        for (int64_t q = 0; q < n_active; q++) out[L->active[q]] = w[L->active[q]] * L->count[q];
+    }
+    for (int64_t q = 0; q < n_active; q++) {
+        const int64_t j = L->active[q]; const float x = L->count[q];
+        for (int64_t fs = 0; fs < L->n_syn; fs++) {
+            float *out = L->u + (L->f0 + fs) * N;
+            if (L->dense) {
+                const float *w = L->rows + (j * L->n_syn + fs) * L->size; out += (j / L->size) * L->size;
+                for (int64_t i = 0; i < L->size; i++) out[i] += x * w[i];
+            } else {
+                const float *w = L->weights + fs * L->n_edges;
+                for (int64_t e = L->first[j], end = L->first[j] + L->degree[j]; e < end; e++) out[L->target[e]] += x * w[e];
+            }
+        }
+    }
+}
+
+// Fill U [2K, F, N] (each slot p also at p + K) with the propagated spikes of the window of H [2K, N], oldest first,
+// as EventHistory's constructor does; the newest slot is K - 1 afterwards.
+void replay(const Loop *L, float *U, const float *H, int64_t h_newest) {
+    const int64_t N = L->N, K = L->K, FN = L->F * N;
+    for (int64_t k = 0; k < K; k++) {
+        const float *x = H + (h_newest + 1 + k) * N;
+        int64_t n_active = 0;
+        for (int64_t i = 0; i < N; i++) if (x[i] != 0) { L->active[n_active] = (int32_t)i; L->count[n_active++] = (int32_t)x[i]; }
+        propagate(L, n_active);
+        memcpy(U + k * FN, L->u, FN * sizeof(float));
+        memcpy(U + (k + K) * FN, L->u, FN * sizeof(float));
+    }
+}
+
+// Run `steps` steps on the state U (newest slot *newest) and H (newest row *h_newest), updated in place:
+// h = sum_f sum_k bank[f, k] window_f[k], g = a h + c + s stim, mu = m link(g), x ~ sampler(mu); u_f(x) joins U, x joins H.
+int run_steps(const Loop *L, int64_t steps, float *U, int64_t *newest, float *H, int64_t *h_newest,
+              const float *stim,                                  // [steps, N] or NULL
+              int32_t *record, int64_t rec_stride, int64_t rec_offset,   // x_i(t) -> record[i * rec_stride + rec_offset + t], or NULL
+              float *mu_record,                                   // mu_i(t) -> mu_record[t * N + i], or NULL
+              uint64_t *rng, int64_t *spike_total, int64_t *err_step, int64_t *err_neuron, double *err_value)
 {
-    const int64_t FN = F * N;
+    const int64_t N = L->N, K = L->K, F = L->F, FN = F * N;
     int64_t p = *newest, hp = *h_newest;
     for (int64_t f = 0; f < F; f++) {       // running traces of the geometric filters, from the window
-        if (ratio[f] < 0) continue;
-        double *y = trace + f * N;
+        if (L->ratio[f] < 0) continue;
+        double *y = L->trace + f * N;
         for (int64_t i = 0; i < N; i++) y[i] = 0;
         for (int64_t k = 0; k < K; k++) {
-            const float *w = U + (p + 1 + k) * FN + f * N; const double b = bank[f * K + k];
+            const float *w = U + (p + 1 + k) * FN + f * N; const double b = L->bank[f * K + k];
             for (int64_t i = 0; i < N; i++) y[i] += b * w[i];
         }
     }
     for (int64_t t = 0; t < steps; t++) {
+        float *acc = L->acc;
         for (int64_t i = 0; i < N; i++) acc[i] = 0;
-        for (int64_t f = 0; f < F; f++) {   // other filters: the whole window
-            if (ratio[f] >= 0) continue;
+        for (int64_t f = 0; f < F; f++) {   // the other filters: the whole window
+            if (L->ratio[f] >= 0) continue;
             for (int64_t k = 0; k < K; k++) {
-                const float b = bank[f * K + k];
+                const float b = L->bank[f * K + k];
                 if (b == 0) continue;
                 const float *w = U + (p + 1 + k) * FN + f * N;
                 for (int64_t i = 0; i < N; i++) acc[i] += b * w[i];
@@ -105,56 +144,37 @@ int run_steps(
         int64_t n_active = 0;
         for (int64_t i = 0; i < N; i++) {
             double h = acc[i];
-            for (int64_t f = 0; f < F; f++) if (ratio[f] >= 0) h += trace[f * N + i];
-            double g = a * h + c + (stim ? s * stim[t * N + i] : 0.0), mu;
+            for (int64_t f = 0; f < F; f++) if (L->ratio[f] >= 0) h += L->trace[f * N + i];
+            double g = L->a * h + L->c + (stim ? L->s * stim[t * N + i] : 0.0), mu;
             if (g != g) mu = g;                 // NaN stays NaN (and is caught below)
-            else if (link == RELU) mu = m * (g > 0 ? g : 0.0);
-            else if (link == EXP) mu = m * exp(g);
-            else mu = m / (1 + exp(-g));
+            else if (L->link == RELU) mu = L->m * (g > 0 ? g : 0.0);
+            else if (L->link == EXP) mu = L->m * exp(g);
+            else mu = L->m / (1 + exp(-g));
             if (mu_record) mu_record[t * N + i] = (float)mu;
             int64_t x;
-            if (!(mu >= 0 && mu <= max_count)) { *err_step = t; *err_neuron = i; *err_value = mu; return BAD_MEAN; }
-            if (sampler == BERNOULLI) {
+            if (!(mu >= 0 && mu <= L->max_count)) { *err_step = t; *err_neuron = i; *err_value = mu; return BAD_MEAN; }
+            if (L->sampler == BERNOULLI) {
                 if (mu > 1) { *err_step = t; *err_neuron = i; *err_value = mu; return BAD_PROBABILITY; }
                 x = uniform(rng) < mu;
             } else x = poisson(rng, mu);
-            if (x) { active[n_active] = (int32_t)i; count[n_active++] = (int32_t)x; }
+            if (x) { L->active[n_active] = (int32_t)i; L->count[n_active++] = (int32_t)x; }
             if (record) record[i * rec_stride + rec_offset + t] = (int32_t)x;
         }
         hp = (hp + 1) % K;                  // the spike history
         float *h0 = H + hp * N;
         memset(h0, 0, N * sizeof(float));
-        for (int64_t r = 0; r < n_active; r++) h0[active[r]] = count[r], *spike_total += count[r];
+        for (int64_t r = 0; r < n_active; r++) h0[L->active[r]] = L->count[r], *spike_total += L->count[r];
         memcpy(H + (hp + K) * N, h0, N * sizeof(float));
-        memset(u, 0, FN * sizeof(float));  // u_f of this step: self filters, then the outgoing synapses of the spiking neurons
-        for (int64_t r = 0; r < n_self; r++) {
-            float *out = u + self_f[r] * N; const float *w = self_w + r * N;
-            for (int64_t q = 0; q < n_active; q++) out[active[q]] = w[active[q]] * count[q];
-        }
-        for (int64_t q = 0; q < n_active; q++) {
-            const int64_t j = active[q]; const float x = count[q];
-            if (dense) {
-                const int64_t offset = (j / size) * size;
-                for (int64_t fs = 0; fs < n_syn; fs++) {
-                    float *out = u + (f0 + fs) * N + offset; const float *w = rows + j * n_syn * size + fs * size;
-                    for (int64_t i = 0; i < size; i++) out[i] += x * w[i];
-                }
-            } else {
-                for (int64_t fs = 0; fs < n_syn; fs++) {
-                    float *out = u + (f0 + fs) * N; const float *w = weights + fs * n_edges;
-                    for (int64_t e = first[j], end = first[j] + degree[j]; e < end; e++) out[target[e]] += x * w[e];
-                }
-            }
-        }
+        propagate(L, n_active);
         const int64_t slot = (p + 1) % K;   // the oldest step of the window leaves it
         for (int64_t f = 0; f < F; f++) {
-            if (ratio[f] < 0) continue;
-            double *y = trace + f * N; const float *old = U + slot * FN + f * N, *fresh = u + f * N;
-            const double rho = ratio[f], oldest = bank[f * K], newest_b = bank[f * K + K - 1];
-            for (int64_t i = 0; i < N; i++) y[i] = rho * (y[i] - oldest * old[i]) + newest_b * fresh[i];
+            if (L->ratio[f] < 0) continue;
+            double *y = L->trace + f * N; const float *old = U + slot * FN + f * N, *fresh = L->u + f * N;
+            const double rho = L->ratio[f], oldest = L->bank[f * K], newest_tap = L->bank[f * K + K - 1];
+            for (int64_t i = 0; i < N; i++) y[i] = rho * (y[i] - oldest * old[i]) + newest_tap * fresh[i];
         }
-        memcpy(U + slot * FN, u, FN * sizeof(float));
-        memcpy(U + (slot + K) * FN, u, FN * sizeof(float));
+        memcpy(U + slot * FN, L->u, FN * sizeof(float));
+        memcpy(U + (slot + K) * FN, L->u, FN * sizeof(float));
         p = slot;
         *newest = p; *h_newest = hp;
     }
@@ -165,8 +185,12 @@ int run_steps(
 # %% ../nbs/05a_compiled_loop.ipynb #b738515c
 _FLAGS = ["-O3", "-march=native", "-shared", "-fPIC"]
 _P, _I, _D = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
-_ARGTYPES = [_I, _I, _I, _I, _P, _P, _P, _P, _P, _P, _P, _P, _P, _P, _P, _I, _P, _P, _I, _I, _I, _I, _P,
-             _P, _P, _P, _P, _I, _I, _I, _D, _D, _D, _D, _P, _P, _I, _I, _P, _P, _D, _P, _P, _P, _P]
+
+class _Loop(ctypes.Structure):
+    "The C `Loop`: what stays fixed during a simulation (sizes, filters, synapses, closed form, scratch space)."
+    _fields_ = [(name, kind) for names, kind in (
+        ("N K F", _I), ("bank ratio trace acc u active count", _P), ("n_self", _I), ("self_f self_w", _P), ("f0 n_syn dense size", _I),
+        ("rows first degree target weights", _P), ("n_edges link sampler", _I), ("a c s m max_count", _D)) for name in names.split()]
 
 def _processor() -> str:
     "The processor's model name (part of the cache key: the library is built for this processor)."
@@ -193,7 +217,8 @@ def step_loop_library() -> ctypes.CDLL|None:
             warnings.warn(f"spikeometric_nb could not compile its step loop ({detail}); simulations run the Python loop, which is slower")
             return None
     library = ctypes.CDLL(str(path))
-    library.run_steps.argtypes, library.run_steps.restype = _ARGTYPES, ctypes.c_int
+    library.run_steps.argtypes, library.run_steps.restype = [_P, _I, _P, _P, _P, _P, _P, _P, _I, _I, _P, _P, _P, _P, _P, _P], ctypes.c_int
+    library.replay.argtypes, library.replay.restype = [_P, _P, _P, _I], None
     library.seed_rng.argtypes, library.seed_rng.restype = [_P, ctypes.c_uint64], None
     return library
 
@@ -237,28 +262,33 @@ class CompiledLoop:
                  seed:int, # seed of the loop's random numbers (drawn from the model's generator)
                  max_count:float=1e6, # largest valid μ: beyond it the network is running away
                 ):
-        events = memory.events
         if form["link"] not in _LINKS or form["sampler"] not in _SAMPLERS:
             raise ValueError(f"closed_form: link must be one of {list(_LINKS)} and sampler one of {list(_SAMPLERS)}, got {form['link']!r}, {form['sampler']!r}")
-        self.library, self.memory, self.form, self.max_count = library, memory, form, max_count
-        self.N, self.K, self.F = events.n, memory.K, events.F
+        events, N, F = memory.events, memory.events.n, memory.events.F
+        self.library, self.memory, self.N, self.max_count = library, memory, N, max_count
+        self.ratio = geometric_ratios(bank)
         self.bank = bank.detach().to(torch.float32).contiguous()
-        self.ratio = geometric_ratios(self.bank)
-        self.trace, self.acc, self.u = torch.zeros(self.F, self.N, dtype=torch.float64), torch.zeros(self.N), torch.zeros(self.F, self.N)
-        self.active, self.count = torch.zeros(self.N, dtype=torch.int32), torch.zeros(self.N, dtype=torch.int32)
-        self.self_f = torch.tensor(events.self_filters, dtype=torch.int64)
-        self.self_w = events.self_weights.to(torch.float32).contiguous()
-        self.f0, self.n_syn = (events.filters[0] if events.filters else 0), len(events.filters)
-        if events.filters and events.dense:
-            self.rows, self.size = events.rows.to(torch.float32).contiguous(), events.size
-            self.first = self.degree = self.target = self.weights = None
+        keep = dict(bank=self.bank, ratio=self.ratio, trace=torch.zeros(F, N, dtype=torch.float64), acc=torch.zeros(N), u=torch.zeros(F, N),
+                    active=torch.zeros(N, dtype=torch.int32), count=torch.zeros(N, dtype=torch.int32),
+                    self_f=torch.tensor(events.self_filters, dtype=torch.int64), self_w=events.self_weights.to(torch.float32).contiguous())
+        dense = bool(events.filters) and events.dense
+        if dense: keep["rows"] = events.rows.to(torch.float32).contiguous()
         elif events.filters:
-            self.rows, self.size = None, 1
-            self.first, self.degree, self.target = (x.to(torch.int64).contiguous() for x in (events.first, events.degree, events.target))
-            self.weights = events.weights.to(torch.float32).contiguous()
-        else: self.rows = self.first = self.degree = self.target = self.weights = None; self.size = 1
+            keep.update(first=events.first.to(torch.int64), degree=events.degree.to(torch.int64), target=events.target.to(torch.int64).contiguous(),
+                        weights=events.weights.to(torch.float32).contiguous())
+        self._tensors = keep   # the C structure points into these: they live as long as the loop
+        self.loop = _Loop(N=N, K=memory.K, F=F, n_self=len(events.self_filters), f0=events.filters[0] if events.filters else 0,
+                          n_syn=len(events.filters), dense=int(dense), size=events.size if dense else 1,
+                          n_edges=keep["weights"].shape[1] if "weights" in keep else 0, link=_LINKS[form["link"]], sampler=_SAMPLERS[form["sampler"]],
+                          a=form["a"], c=form["c"], s=form["s"], m=form["m"], max_count=max_count, **{k: _ptr(v) for k, v in keep.items()})
         self.rng = torch.zeros(4, dtype=torch.int64)
         library.seed_rng(_ptr(self.rng), seed % 2**64)
+
+    def replay(self) -> None:
+        "Fill the `EventHistory` buffer from its spike history, as its constructor does in Python."
+        memory = self.memory
+        self.library.replay(ctypes.byref(self.loop), _ptr(memory.buffer), _ptr(memory.history.buffer), memory.history.newest)
+        memory.newest = memory.K - 1
 
     def run(self,
             steps:int, # steps to run
@@ -270,19 +300,14 @@ class CompiledLoop:
             first_step:int=0, # the simulation's count of steps done, for errors
            ) -> int: # spikes emitted
         "Run `steps` steps; raise ValueError naming the step and the neuron if μ leaves [0, max_count] (or p leaves [0, 1])."
-        memory, f = self.memory, self.form
+        memory = self.memory
         newest, h_newest = ctypes.c_int64(memory.newest), ctypes.c_int64(memory.history.newest)
         total, err_step, err_neuron, err_value = ctypes.c_int64(0), ctypes.c_int64(), ctypes.c_int64(), ctypes.c_double()
         if stimulus is not None: stimulus = stimulus.to(torch.float32).contiguous()
-        n_edges = self.weights.shape[1] if self.weights is not None else 0
         code = self.library.run_steps(
-            steps, self.N, self.K, self.F, _ptr(memory.buffer), ctypes.byref(newest), _ptr(memory.history.buffer), ctypes.byref(h_newest),
-            _ptr(self.bank), _ptr(self.ratio), _ptr(self.trace), _ptr(self.acc), _ptr(self.u), _ptr(self.active), _ptr(self.count),
-            len(self.self_f), _ptr(self.self_f), _ptr(self.self_w), self.f0, self.n_syn,
-            int(self.rows is not None), self.size, _ptr(self.rows), _ptr(self.first), _ptr(self.degree), _ptr(self.target), _ptr(self.weights), n_edges,
-            _LINKS[f["link"]], _SAMPLERS[f["sampler"]], float(f["a"]), float(f["c"]), float(f["s"]), float(f["m"]),
+            ctypes.byref(self.loop), steps, _ptr(memory.buffer), ctypes.byref(newest), _ptr(memory.history.buffer), ctypes.byref(h_newest),
             _ptr(stimulus), _ptr(record), record.shape[1] if record is not None else 0, offset, _ptr(mu_record),
-            _ptr(self.rng), self.max_count, ctypes.byref(total), ctypes.byref(err_step), ctypes.byref(err_neuron), ctypes.byref(err_value))
+            _ptr(self.rng), ctypes.byref(total), ctypes.byref(err_step), ctypes.byref(err_neuron), ctypes.byref(err_value))
         memory.newest, memory.history.newest = newest.value, h_newest.value
         if code:
             what = "spike probability" if code == 2 else "expected spike count"

@@ -141,10 +141,14 @@ class BernoulliGLM(BaseModel):
     def filter_weights(self, W0, edge_index, num_nodes:int=None):
         "Coupling edges weigh (r·W0, 0) on the bank, plus one self-edge per neuron weighing (0, 1): (A [E + N, 2], edge_index [2, E + N])."
         n = num_nodes if num_nodes is not None else int(edge_index.max()) + 1 if edge_index.numel() else 0
-        neurons = torch.arange(n, device=edge_index.device)
-        coupling = torch.stack([self.r * W0, torch.zeros_like(W0)], dim=1)
-        refractory = torch.tensor([0.0, 1.0], device=W0.device).expand(n, 2)
-        return torch.cat([coupling, refractory]), torch.cat([edge_index, torch.stack([neurons, neurons])], dim=1)
+        E = edge_index.shape[1]
+        A = W0.new_zeros(E + n, 2)              # filled in place: no intermediate copies of a large network
+        A[:E, 0] = self.r * W0                  # coupling edges (r·W0, 0)
+        A[E:, 1] = 1.0                          # self-edges (0, 1)
+        edges = edge_index.new_empty(2, E + n)
+        edges[:, :E] = edge_index
+        edges[:, E:] = torch.arange(n, device=edge_index.device)
+        return A, edges
 
     def input(self, edge_index, W, state, t=None) -> torch.Tensor:
         "g = coupling input + refractory input (both through the synapses) + stimulus."

@@ -134,9 +134,9 @@ class Synapses:
                 adjacency = torch.sparse_csr_tensor(crow, cols, A.flatten()[order], size=(self.n, self.n * self.n_filters))
         return adjacency, A, self.model.filter_bank().to(A.device)
 
-    def events(self) -> "EventSynapses":
-        "The same synapses by presynaptic neuron, for event-driven propagation (current parameters, no autograd; built once)."
-        if self._events is None:
+    def events(self, fresh:bool=False) -> "EventSynapses":
+        "The same synapses by presynaptic neuron, for event-driven propagation (no autograd; built once, or again if `fresh`, from the current parameters)."
+        if self._events is None or fresh:
             if self._fixed is None:
                 with torch.no_grad(): self._fixed = self.model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
             self._events = EventSynapses(*self._fixed, self.n, self.size, within=self.within)
@@ -158,25 +158,26 @@ class EventSynapses:
         self.n, self.F = n, A.shape[1]
         source, target = edge_index
         # a filter that only self-edges carry (BernoulliGLM's refractory filter) needs no synapses: u_f = weight_f · x
-        on_self = (A != 0) & (source == target)[:, None]
-        self.self_filters = [f for f in range(self.F) if bool(on_self[:, f].eq(A[:, f] != 0).all())]
+        off_self = source != target
+        self.self_filters = [f for f in range(self.F) if not bool(((A[:, f] != 0) & off_self).any())]
         self.filters = [f for f in range(self.F) if f not in self.self_filters]   # carried by synapses
         if self.filters and self.filters != list(range(self.filters[0], self.filters[-1] + 1)):   # keep the synaptic block contiguous
             self.self_filters, self.filters = [], list(range(self.F))
         self.self_weights = torch.zeros(len(self.self_filters), n, device=A.device, dtype=A.dtype)
-        for row, f in enumerate(self.self_filters): self.self_weights[row].index_add_(0, source, A[:, f] * on_self[:, f])
-        A = A[:, self.filters]
+        on_self = (~off_self).nonzero().squeeze(1)                      # the self-edges: a few, next to the synapses
+        for row, f in enumerate(self.self_filters): self.self_weights[row].index_add_(0, source[on_self], A[on_self, f])
         F = len(self.filters)
         self.dense = size is not None and n * size * F <= _DENSE_ROWS_MAX and (within if within is not None else _within_networks(edge_index, size, n))
         if self.dense:   # row j: j's weights onto the `size` neurons of its network, filter by filter
             self.size, self.n_networks = size, n // size
             rows = A.new_zeros(n, F, size)
-            for f in range(F): rows[:, f].index_put_((source, target % size), A[:, f], accumulate=True)
+            column = target if size == n else target % size              # one network: no [E'] temporary
+            for row, f in enumerate(self.filters): rows[:, row].index_put_((source, column), A[:, f], accumulate=True)
             self.rows = rows.reshape(n, F * size)
             self.network = torch.arange(n, device=A.device) // size
         else:            # CSR by presynaptic neuron
             order = torch.argsort(source, stable=True)
-            self.target, self.weights = target[order], A[order].T.contiguous()                # [E'], [F, E']
+            self.target, self.weights = target[order], A[order][:, self.filters].T.contiguous()   # [E'], [F, E']
             self.degree = torch.bincount(source, minlength=n)
             self.first = torch.cat([self.degree.new_zeros(1), self.degree.cumsum(0)[:-1]])   # first edge of each row
 
@@ -213,12 +214,14 @@ class EventHistory:
     def __init__(self,
                  events:EventSynapses, # the outgoing synapses
                  history:SpikeHistory, # the spikes so far, replayed into the buffer
+                 replay:bool=True, # False leaves the replay to the caller (the compiled loop's `replay`)
                 ):
         self.events, self.history = events, history
         self.K = self.steps = history.K
         self.buffer = torch.zeros(2 * self.K, events.F, events.n, device=history.buffer.device)   # [2K, F, N]
         self.newest = self.K - 1
-        for spikes in history.window(): self._propagate(spikes)
+        if replay:
+            for spikes in history.window(): self._propagate(spikes)
 
     def _propagate(self, spikes):
         self.newest = (self.newest + 1) % self.K
@@ -363,18 +366,26 @@ class Stepper:
         "Event-driven propagation needs shared filters and a spike history (not an activation), on the CPU (on CUDA, finding the spikes syncs the device)."
         return self.synapses.fast and isinstance(self.memory, (SpikeHistory, EventHistory)) and not self.synapses.W0.is_cuda
 
-    def switch_to_events(self) -> None:
+    @property
+    def compiled_possible(self) -> bool:
+        "Whether event-driven steps would run in the compiled loop: a closed-form model, float32 state, a compiled library."
+        return (self.events_possible and closed_form_of(self.model) is not None and self.memory.buffer.dtype == torch.float32
+                and step_loop_library() is not None)
+
+    def switch_to_events(self,
+                         fresh:bool=False, # rebuild the outgoing synapses from the current parameters (tuning changes them)
+                        ) -> None:
         "Continue event-driven: the spike history is replayed into a buffer of propagated inputs."
         if self.propagation == "events": return
         if not self.events_possible:
             raise ValueError(f"propagation='events' needs a model on the shared-filter fast path with a spike history, on the CPU; {type(self.model).__name__} here is not")
-        self.memory = EventHistory(self.synapses.events(), self.memory)
-        with torch.no_grad(): self._operands = (None, None, self.model.filter_bank().to(self.synapses.W0.device))
-        form = closed_form_of(self.model)
-        library = step_loop_library() if form is not None and self.memory.buffer.dtype == torch.float32 else None
-        if library is not None:   # its random numbers are seeded from the model's generator: a run stays reproducible from the model's seed
+        compiled = self.compiled_possible
+        with torch.no_grad(): bank = self.model.filter_bank().to(self.synapses.W0.device)
+        self.memory, self._operands = EventHistory(self.synapses.events(fresh), self.memory, replay=not compiled), (None, None, bank)
+        if compiled:   # its random numbers are seeded from the model's generator: a run stays reproducible from the model's seed
             seed = int(torch.randint(0, 2**62, (1,), generator=self.model.rng))
-            self.compiled = CompiledLoop(library, self.memory, self._operands[2], form, seed, max_count=_MAX_COUNT)
+            self.compiled = CompiledLoop(step_loop_library(), self.memory, bank, closed_form_of(self.model), seed, max_count=_MAX_COUNT)
+            self.compiled.replay()
 
     def switch_to_matrix(self) -> None:
         "Continue with the matrix product over all synapses."
