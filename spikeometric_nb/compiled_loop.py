@@ -152,11 +152,14 @@ int run_steps(const Loop *L, int64_t steps, float *U, int64_t *newest, float *H,
             else mu = L->m / (1 + exp(-g));
             if (mu_record) mu_record[t * N + i] = (float)mu;
             int64_t x;
-            if (!(mu >= 0 && mu <= L->max_count)) { *err_step = t; *err_neuron = i; *err_value = mu; return BAD_MEAN; }
+            if (!(mu >= 0)) { *err_step = t; *err_neuron = i; *err_value = mu; return BAD_MEAN; }   // negative or NaN
             if (L->sampler == BERNOULLI) {
                 if (mu > 1) { *err_step = t; *err_neuron = i; *err_value = mu; return BAD_PROBABILITY; }
                 x = uniform(rng) < mu;
-            } else x = poisson(rng, mu);
+            } else {
+                if (mu > L->max_count) { *err_step = t; *err_neuron = i; *err_value = mu; return BAD_MEAN; }
+                x = poisson(rng, mu);
+            }
             if (x) { L->active[n_active] = (int32_t)i; L->count[n_active++] = (int32_t)x; }
             if (record) record[i * rec_stride + rec_offset + t] = (int32_t)x;
         }
@@ -193,9 +196,9 @@ class _Loop(ctypes.Structure):
         ("rows first degree target weights", _P), ("n_edges link sampler", _I), ("a c s m max_count", _D)) for name in names.split()]
 
 def _processor() -> str:
-    "The processor's model name (part of the cache key: the library is built for this processor)."
-    try: return next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
-    except (OSError, StopIteration): return platform.processor()
+    "The processor's model name and instruction-set flags (part of the cache key: the library is built for this processor)."
+    try: return "\n".join(l for l in Path("/proc/cpuinfo").read_text().splitlines()[:40] if l.startswith(("model name", "flags")))
+    except OSError: return platform.processor()
 
 @cache
 def step_loop_library() -> ctypes.CDLL|None:
@@ -216,7 +219,10 @@ def step_loop_library() -> ctypes.CDLL|None:
             detail = getattr(error, "stderr", None) or error
             warnings.warn(f"spikeometric_nb could not compile its step loop ({detail}); simulations run the Python loop, which is slower")
             return None
-    library = ctypes.CDLL(str(path))
+    try: library = ctypes.CDLL(str(path))
+    except OSError as error:   # e.g. a cache folder mounted noexec
+        warnings.warn(f"spikeometric_nb could not load its compiled step loop ({error}); simulations run the Python loop, which is slower")
+        return None
     library.run_steps.argtypes, library.run_steps.restype = [_P, _I, _P, _P, _P, _P, _P, _P, _I, _I, _P, _P, _P, _P, _P, _P], ctypes.c_int
     library.replay.argtypes, library.replay.restype = [_P, _P, _P, _I], None
     library.seed_rng.argtypes, library.seed_rng.restype = [_P, ctypes.c_uint64], None
@@ -225,13 +231,14 @@ def step_loop_library() -> ctypes.CDLL|None:
 # %% ../nbs/05a_compiled_loop.ipynb #b4e96bc2
 def geometric_ratios(bank:torch.Tensor, # filter bank [F, K], oldest tap first
                     ) -> torch.Tensor: # ρ_f [F] (float64) where bank[f, k−1] = ρ_f·bank[f, k] for every k, else −1
-    "The common ratio of each filter whose taps form a geometric sequence, −1 for the other filters."
+    "The common ratio ρ ≤ 1 of each filter whose taps form a decaying (or flat) geometric sequence, −1 for the other filters."
     bank = bank.detach().double().cpu()
     ratios = torch.full((bank.shape[0],), -1.0, dtype=torch.float64)
     for f, taps in enumerate(bank):
         if bank.shape[1] < 2 or not bool((taps > 0).all()): continue
         steps = taps[:-1] / taps[1:]
-        if float((steps - steps.mean()).abs().max()) <= 1e-5 * float(steps.mean()): ratios[f] = steps.mean()
+        ratio = float(steps.mean())   # a growing filter (ratio > 1) would amplify rounding errors in a trace: summed in full instead
+        if ratio <= 1 and float((steps - ratio).abs().max()) <= 1e-5 * ratio: ratios[f] = ratio
     return ratios
 
 # %% ../nbs/05a_compiled_loop.ipynb #8069bb0f
@@ -265,10 +272,15 @@ class CompiledLoop:
         if form["link"] not in _LINKS or form["sampler"] not in _SAMPLERS:
             raise ValueError(f"closed_form: link must be one of {list(_LINKS)} and sampler one of {list(_SAMPLERS)}, got {form['link']!r}, {form['sampler']!r}")
         events, N, F = memory.events, memory.events.n, memory.events.F
+        if tuple(bank.shape) != (F, memory.K): raise ValueError(f"bank must be [F, K] = [{F}, {memory.K}], got {tuple(bank.shape)}")
+        for name, tensor in (("memory.buffer", memory.buffer), ("memory.history.buffer", memory.history.buffer)):
+            if tensor.device.type != "cpu" or tensor.dtype != torch.float32 or not tensor.is_contiguous():
+                raise ValueError(f"{name} must be a contiguous float32 CPU tensor for the compiled loop, got {tensor.dtype} on {tensor.device}")
         self.library, self.memory, self.N, self.max_count = library, memory, N, max_count
         self.ratio = geometric_ratios(bank)
-        self.bank = bank.detach().to(torch.float32).contiguous()
-        keep = dict(bank=self.bank, ratio=self.ratio, trace=torch.zeros(F, N, dtype=torch.float64), acc=torch.zeros(N), u=torch.zeros(F, N),
+        self.bank = bank.detach().to("cpu", torch.float32).contiguous()
+        keep = dict(bank=self.bank, ratio=self.ratio, trace=torch.zeros(F, N, dtype=torch.float64),
+                    acc=torch.zeros(N, dtype=torch.float32), u=torch.zeros(F, N, dtype=torch.float32),
                     active=torch.zeros(N, dtype=torch.int32), count=torch.zeros(N, dtype=torch.int32),
                     self_f=torch.tensor(events.self_filters, dtype=torch.int64), self_w=events.self_weights.to(torch.float32).contiguous())
         dense = bool(events.filters) and events.dense
@@ -301,9 +313,17 @@ class CompiledLoop:
            ) -> int: # spikes emitted
         "Run `steps` steps; raise ValueError naming the step and the neuron if μ leaves [0, max_count] (or p leaves [0, 1])."
         memory = self.memory
+        if stimulus is not None and tuple(stimulus.shape) != (steps, self.N): raise ValueError(f"stimulus must be [steps, N] = [{steps}, {self.N}], got {tuple(stimulus.shape)}")
+        for argument, out, rows in (("record", record, self.N), ("mu_record", mu_record, steps)):
+            if out is None: continue
+            dtype = torch.int32 if argument == "record" else torch.float32
+            if out.dtype != dtype or out.device.type != "cpu" or not out.is_contiguous() or out.shape[0] != rows:
+                raise ValueError(f"{argument} must be a contiguous {dtype} CPU tensor with {rows} rows, got {out.dtype} {tuple(out.shape)}")
+        if record is not None and offset + steps > record.shape[1]: raise ValueError(f"record has {record.shape[1]} columns, steps end at {offset + steps}")
+        if mu_record is not None and mu_record.shape[1] != self.N: raise ValueError(f"mu_record must be [steps, N] = [{steps}, {self.N}]")
         newest, h_newest = ctypes.c_int64(memory.newest), ctypes.c_int64(memory.history.newest)
         total, err_step, err_neuron, err_value = ctypes.c_int64(0), ctypes.c_int64(), ctypes.c_int64(), ctypes.c_double()
-        if stimulus is not None: stimulus = stimulus.to(torch.float32).contiguous()
+        if stimulus is not None: stimulus = stimulus.to("cpu", torch.float32).contiguous()
         code = self.library.run_steps(
             ctypes.byref(self.loop), steps, _ptr(memory.buffer), ctypes.byref(newest), _ptr(memory.history.buffer), ctypes.byref(h_newest),
             _ptr(stimulus), _ptr(record), record.shape[1] if record is not None else 0, offset, _ptr(mu_record),

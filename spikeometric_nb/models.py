@@ -13,6 +13,11 @@ from .base_model import BaseModel, frozen_parameter
 from .sa_models import SAModel, RectifiedSAM, ThresholdSAM   # so that every model imports from here, as in 1.0.3
 
 # %% ../nbs/02_models.ipynb #46d41738
+def _closed_form(link:str, sampler:str, **coefficients) -> dict|None:
+    "A `closed_form` with float coefficients a, c, s, m; None if one differs between neurons (the compiled loop takes scalars)."
+    if any(torch.is_tensor(v) and v.numel() != 1 for v in coefficients.values()): return None
+    return dict(link=link, sampler=sampler, **{name: float(v.detach() if torch.is_tensor(v) else v) for name, v in coefficients.items()})
+
 class ExponentialCouplingModel(BaseModel):
     "Base of the LNP/GLM models: exponentially filtered recurrent input r·W0·c plus background b."
     def __init__(self,
@@ -71,7 +76,7 @@ class RectifiedLNP(ExponentialCouplingModel):
 
     def closed_form(self) -> dict:
         "μ = λ₀Δt·relu(r·h + (b − θ) + stimulus), Poisson counts: the step for the compiled loop."
-        return dict(link="relu", sampler="poisson", a=self.r.item(), c=(self.b - self.theta).item(), s=1.0, m=(self.lambda_0 * self.dt).item())
+        return _closed_form("relu", "poisson", a=self.r, c=self.b - self.theta, s=1.0, m=self.lambda_0 * self.dt)
 
 # %% ../nbs/02_models.ipynb #a43188fd
 class PoissonGLM(ExponentialCouplingModel):
@@ -99,7 +104,7 @@ class PoissonGLM(ExponentialCouplingModel):
 
     def closed_form(self) -> dict:
         "μ = (Δt/α)·exp(βr·h + βb + β·stimulus), Poisson counts: the step for the compiled loop."
-        return dict(link="exp", sampler="poisson", a=(self.beta * self.r).item(), c=(self.beta * self.b).item(), s=self.beta.item(), m=(self.dt / self.alpha).item())
+        return _closed_form("exp", "poisson", a=self.beta * self.r, c=self.beta * self.b, s=self.beta, m=self.dt / self.alpha)
 
 # %% ../nbs/02_models.ipynb #2e64849e
 class BernoulliGLM(BaseModel):
@@ -164,4 +169,4 @@ class BernoulliGLM(BaseModel):
 
     def closed_form(self) -> dict:
         "p = Δt·σ(h − θ + stimulus), Bernoulli spikes: the step for the compiled loop."
-        return dict(link="sigmoid", sampler="bernoulli", a=1.0, c=(-self.theta).item(), s=1.0, m=self.dt.item())
+        return _closed_form("sigmoid", "bernoulli", a=1.0, c=-self.theta, s=1.0, m=self.dt)

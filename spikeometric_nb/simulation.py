@@ -341,7 +341,7 @@ class Stepper:
         n, times = self.compiled.N, [stimulus_time(s) for s in range(start, stop)]
         inputs = [self.model.stimulus_input(t) for t in times] if any(t is not None for t in times) else []
         stimulus = None
-        if any(torch.is_tensor(x) or x != 0 for x in inputs):
+        if any(not (isinstance(x, (int, float)) and x == 0) for x in inputs):   # stimulus_input gives 0.0 without a stimulus
             stimulus = torch.stack([torch.as_tensor(x, dtype=torch.float32).expand(n) for x in inputs])
         direct = record is not None and record.dtype == torch.int32 and record.is_contiguous()   # the C loop writes int32 counts
         out = record if direct or record is None else torch.empty(n, stop - start, dtype=torch.int32)

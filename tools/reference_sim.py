@@ -272,6 +272,7 @@ def run_ours(args, n, src, tgt, w, P, out):
     out["build_s"] = time.perf_counter() - t0
     # simulate() prepares the synapses and runs the warm-up inside; like Brian2's and NEST's timing of their run
     # loop, ms_per_step counts the steps only: the difference between a short and the measured call, per extra step
+    if args.steps <= 100: sys.exit("spikeometric_nb: --steps must be > 100 (the time per step is the difference to a 10-step call)")
     short_s = float("inf")
     for _ in range(3):  # the fastest of three: the setup's own noise should not leak into the difference
         t_short = time.perf_counter()
