@@ -249,7 +249,7 @@ def _defined_in(cls, name): return next(k for k in cls.__mro__ if name in vars(k
 def closed_form_of(model, # a BaseModel
                   ) -> dict|None: # `model.closed_form()`, or None if the model's step methods are not the ones it describes
     "The model's closed-form step, if it describes the methods the model actually runs."
-    form = model.closed_form() if hasattr(model, "closed_form") else None
+    form = model.closed_form()
     if form is None or any(name in vars(model) for name in _STEP_METHODS): return None
     owner = _defined_in(type(model), "closed_form")
     return form if all(_defined_in(type(model), name) in owner.__mro__ for name in _STEP_METHODS) else None
@@ -314,13 +314,11 @@ class CompiledLoop:
         "Run `steps` steps; raise ValueError naming the step and the neuron if μ leaves [0, max_count] (or p leaves [0, 1])."
         memory = self.memory
         if stimulus is not None and tuple(stimulus.shape) != (steps, self.N): raise ValueError(f"stimulus must be [steps, N] = [{steps}, {self.N}], got {tuple(stimulus.shape)}")
-        for argument, out, rows in (("record", record, self.N), ("mu_record", mu_record, steps)):
-            if out is None: continue
-            dtype = torch.int32 if argument == "record" else torch.float32
-            if out.dtype != dtype or out.device.type != "cpu" or not out.is_contiguous() or out.shape[0] != rows:
-                raise ValueError(f"{argument} must be a contiguous {dtype} CPU tensor with {rows} rows, got {out.dtype} {tuple(out.shape)}")
-        if record is not None and offset + steps > record.shape[1]: raise ValueError(f"record has {record.shape[1]} columns, steps end at {offset + steps}")
-        if mu_record is not None and mu_record.shape[1] != self.N: raise ValueError(f"mu_record must be [steps, N] = [{steps}, {self.N}]")
+        for argument, out, dtype, fits in (("record", record, torch.int32, lambda shape: shape[0] == self.N and offset + steps <= shape[1]),
+                                           ("mu_record", mu_record, torch.float32, lambda shape: tuple(shape) == (steps, self.N))):
+            if out is not None and (out.dtype != dtype or out.device.type != "cpu" or not out.is_contiguous() or not fits(out.shape)):
+                raise ValueError(f"{argument} must be a contiguous {dtype} CPU tensor with N = {self.N} rows and columns offset … offset + steps "
+                                 f"(record) or [steps, N] (mu_record), got {out.dtype} {tuple(out.shape)}")
         newest, h_newest = ctypes.c_int64(memory.newest), ctypes.c_int64(memory.history.newest)
         total, err_step, err_neuron, err_value = ctypes.c_int64(0), ctypes.c_int64(), ctypes.c_int64(), ctypes.c_double()
         if stimulus is not None: stimulus = stimulus.to("cpu", torch.float32).contiguous()

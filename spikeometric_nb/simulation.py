@@ -366,11 +366,15 @@ class Stepper:
         "Event-driven propagation needs shared filters and a spike history (not an activation), on the CPU (on CUDA, finding the spikes syncs the device)."
         return self.synapses.fast and isinstance(self.memory, (SpikeHistory, EventHistory)) and not self.synapses.W0.is_cuda
 
+    def _compiled_form(self) -> dict|None:
+        "The model's closed form if event-driven steps would run in the compiled loop (float32 state, a compiled library), else None."
+        if not self.events_possible or self.memory.buffer.dtype != torch.float32 or step_loop_library() is None: return None
+        return closed_form_of(self.model)
+
     @property
     def compiled_possible(self) -> bool:
         "Whether event-driven steps would run in the compiled loop: a closed-form model, float32 state, a compiled library."
-        return (self.events_possible and closed_form_of(self.model) is not None and self.memory.buffer.dtype == torch.float32
-                and step_loop_library() is not None)
+        return self._compiled_form() is not None
 
     def switch_to_events(self,
                          fresh:bool=False, # rebuild the outgoing synapses from the current parameters (tuning changes them)
@@ -379,12 +383,12 @@ class Stepper:
         if self.propagation == "events": return
         if not self.events_possible:
             raise ValueError(f"propagation='events' needs a model on the shared-filter fast path with a spike history, on the CPU; {type(self.model).__name__} here is not")
-        compiled = self.compiled_possible
+        form = self._compiled_form()
         with torch.no_grad(): bank = self.model.filter_bank().to(self.synapses.W0.device)
-        self.memory, self._operands = EventHistory(self.synapses.events(fresh), self.memory, replay=not compiled), (None, None, bank)
-        if compiled:   # its random numbers are seeded from the model's generator: a run stays reproducible from the model's seed
+        self.memory, self._operands = EventHistory(self.synapses.events(fresh), self.memory, replay=form is None), (None, None, bank)
+        if form is not None:   # its random numbers are seeded from the model's generator: a run stays reproducible from the model's seed
             seed = int(torch.randint(0, 2**62, (1,), generator=self.model.rng))
-            self.compiled = CompiledLoop(step_loop_library(), self.memory, bank, closed_form_of(self.model), seed, max_count=_MAX_COUNT)
+            self.compiled = CompiledLoop(step_loop_library(), self.memory, bank, form, seed, max_count=_MAX_COUNT)
             self.compiled.replay()
 
     def switch_to_matrix(self) -> None:

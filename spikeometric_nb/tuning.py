@@ -34,9 +34,9 @@ def resolve_tunable(model, # a BaseModel
     return names
 
 # %% ../nbs/06_tuning.ipynb #bff114fa
-def _settle(stepper, n_steps, operands, stimulus_time):
-    "`n_steps` steps without gradients at the current parameters: event-driven in the compiled loop when the model allows, else as the gradient steps run."
-    if not stepper.compiled_possible: return stepper.run(n_steps, operands, stimulus_time=stimulus_time)
+def _settle(stepper, n_steps, stimulus_time, operands=None):
+    "`n_steps` steps without gradients at the current parameters: event-driven in the compiled loop when the model allows, else as the gradient steps run (with `operands`, default the stepper's own)."
+    if not stepper.compiled_possible: return stepper.run(n_steps, stepper.operands if operands is None else operands, stimulus_time=stimulus_time)
     stepper.switch_to_events(fresh=True)   # the outgoing synapses at the current parameters
     stepper.run(n_steps, None, stimulus_time=stimulus_time)
     stepper.switch_to_matrix()             # the gradient steps read the spike history, which the compiled loop kept up to date
@@ -69,11 +69,11 @@ def tune(model, # a BaseModel with a `dt` (ms)
     estimates = torch.zeros(n_epochs)
     with thread_budget(stepper.work_per_step):
         try:
-            with torch.no_grad(): _settle(stepper, equilibration_steps, stepper.operands, stimulus_time=lambda step: None)
+            with torch.no_grad(): _settle(stepper, equilibration_steps, stimulus_time=lambda step: None)   # no matrix built if the compiled loop runs it
             settle = stepper.memory.steps          # one filter window (or activation time): enough to forget the previous parameters
             for epoch in tqdm(range(n_epochs), disable=not verbose, desc=f"Tuning {type(model).__name__}"):
                 operands = stepper.synapses.operands()          # rebuilt every epoch: they depend on the parameters
-                _settle(stepper, settle, operands, stimulus_time=lambda step: (step - settle) % n_steps)   # no autograd inside
+                _settle(stepper, settle, stimulus_time=lambda step: (step - settle) % n_steps, operands=operands)   # no autograd inside
                 optimizer.zero_grad()
                 mu_sum = sum(stepper.step(operands, t)[0].mean() for t in range(n_steps))
                 rate = mu_sum / n_steps * to_hz
