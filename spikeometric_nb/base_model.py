@@ -6,6 +6,7 @@
 __all__ = ['frozen_parameter', 'BaseModel']
 
 # %% ../nbs/01_base_model.ipynb #ba6ff6d3
+import warnings
 from typing import Callable
 import torch
 from torch import nn
@@ -147,10 +148,16 @@ class BaseModel(MessagePassing):
         return self
 
     # --- running ------------------------------------------------------------------------------
-    def simulate(self, data, n_steps:int, verbose:bool=True, equilibration_steps:int=100, store_as_dtype:torch.dtype=torch.int, propagation:str="auto") -> torch.Tensor:
-        "Spikes [N, n_steps] of the network `data`: see `spikeometric_nb.simulation.simulate`."
+    def simulate(self, data, n_steps:int, verbose:bool=True, equilibration_steps:int=None, store_as_dtype:torch.dtype=torch.int,
+                 propagation:str="auto", state=None, return_state:bool=False, record="dense", **ignored):
+        "Spikes of the network `data` ([N, n_steps] counts by default): see `spikeometric_nb.simulation.simulate`."
         from spikeometric_nb.simulation import simulate
-        return simulate(self, data, n_steps, verbose=verbose, equilibration_steps=equilibration_steps, store_as_dtype=store_as_dtype, propagation=propagation)
+        if ignored:   # 1.0.3 accepted and ignored any keyword; code written for it keeps running, but is told
+            hint = "; attach a stimulus with model.add_stimulus(stimulus)" if "stimulus" in ignored else ""
+            warnings.warn(f"simulate: {', '.join(sorted(ignored))} has no effect and is ignored (spikeometric 1.0.3 accepted "
+                          f"and ignored unknown keywords){hint}", stacklevel=2)
+        return simulate(self, data, n_steps, verbose=verbose, equilibration_steps=equilibration_steps, store_as_dtype=store_as_dtype,
+                        propagation=propagation, state=state, return_state=return_state, record=record)
 
     def tune(self, data, firing_rate:float, tunable_parameters="all", lr:float=0.1, n_steps:int=100, n_epochs:int=100, verbose:bool=True) -> torch.Tensor:
         "Fit parameters so the network fires at `firing_rate` Hz: see `spikeometric_nb.tuning.tune`."

@@ -180,6 +180,7 @@ class DenseRecord:
         if counts.numel(): check_counts_fit(int(counts.max()), self.spikes.dtype)
         self.spikes[:, start:start + counts.shape[1]] = counts
 
+    def started(self, snapshot) -> None: pass
     def chunk_done(self, steps:int, snapshot) -> None: pass
     def result(self) -> torch.Tensor: return self.spikes
 
@@ -204,6 +205,7 @@ class EventRecord:
         "Events (steps numbered from `start_step`), copied: the loop reuses its buffers."
         self.parts.append((neuron.to("cpu", torch.int64, copy=True), step.to("cpu", torch.int64, copy=True), count.to("cpu", torch.int32, copy=True)))
 
+    def started(self, snapshot) -> None: pass
     def chunk_done(self, steps:int, snapshot) -> None: pass
 
     def result(self) -> SpikeEvents:
@@ -295,9 +297,8 @@ class ChunkWriter:
               dt:float, # step length in ms
               network=None, # the `Data` (or batch) simulated, written as ground truth
               model=None, # the model, whose parameters a format may store
-              snapshot=None, # a function returning the run's `SimulationState` now
              ) -> None:
-        "Called by `simulate` before the first recorded step."
+        "Called by `simulate` before any step: checks that the output can be written and makes the chunk folder."
         if dt is None: raise ValueError(f"{type(self).__name__} needs the model's step dt (ms) to write spike times")
         self.network, self.model = network, model
         if self.resumed:
@@ -316,7 +317,12 @@ class ChunkWriter:
         self.meta = dict(writer=type(self).__name__, n_neurons=int(n_neurons), n_steps=int(n_steps), start_step=int(start_step), dt=float(dt))
         _write_aside(self.parts / "meta.json", lambda part: part.write_text(json.dumps(self.meta)))
         self.first = start_step
-        if self.checkpoints and snapshot is not None: self._checkpoint(snapshot)
+
+    def started(self,
+                snapshot, # a function returning the run's `SimulationState` now
+               ) -> None:
+        "Called by `simulate` right before the first recorded step: the first checkpoint, from which a run killed before its first chunk resumes."
+        if self.checkpoints and not self.resumed: self._checkpoint(snapshot)
 
     def add_dense(self, start:int, counts:torch.Tensor) -> None:
         "Counts [N, T] of the run's steps start … start + T − 1."

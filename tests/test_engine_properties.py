@@ -33,12 +33,12 @@ def test_fast_path_matches_generic(net_seed, K, tau):
     inputs = []
     for fast in (False, True):
         edge_index, W, bank = Synapses(model, data, fast=fast).operands()
-        inputs.append(model.input(edge_index, W, history.state(bank)))
+        inputs.append(model.input(edge_index, W, history.input_state(bank)))
     # event-driven: the same history replayed through the outgoing synapses, as dense rows and as CSR rows
     A, edges = model.filter_weights(data.W0, data.edge_index, num_nodes=data.num_nodes)
     for size in (Synapses(model, data).size, None):
         events = EventHistory(EventSynapses(A, edges, data.num_nodes, size), history)
-        inputs.append(model.input(None, None, events.state(model.filter_bank())))
+        inputs.append(model.input(None, None, events.input_state(model.filter_bank())))
     generic, *others = inputs
     for other in others: assert torch.allclose(other, generic, rtol=1e-5, atol=1e-5 * (1 + generic.abs().max().item()))
 
@@ -56,7 +56,7 @@ def test_edge_between_networks_of_a_batch():
     for fast in (False, True):
         synapses = Synapses(model, batch, fast=fast)
         edge_index, W, bank = synapses.operands()
-        inputs.append(model.input(edge_index, W, history.state(bank)))
+        inputs.append(model.input(edge_index, W, history.input_state(bank)))
     assert not synapses.dense
     assert torch.allclose(inputs[1], inputs[0], atol=1e-6) and inputs[0][5] > 5
 
