@@ -7,7 +7,7 @@ __all__ = ['as_events', 'write_sonata', 'read_sonata', 'write_nwb', 'read_nwb', 
            'SonataWriter', 'NWBWriter']
 
 # %% ../nbs/10_io.ipynb #1879da70
-import importlib, math, uuid, warnings
+import importlib, math, tempfile, uuid, warnings
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
@@ -346,31 +346,51 @@ def _spikes_per_neuron(chunks, # a function returning an iterator over (neuron, 
     for neuron, step, count in chunks(): total += np.bincount(neuron, weights=count, minlength=n_neurons).astype(np.int64)
     return total
 
+_EVENT_RECORD = np.dtype([("neuron", "<i8"), ("step", "<i8"), ("count", "<i4")])
+
+def _neuron_blocks(per_neuron:np.ndarray, # spikes of each neuron [N]
+                   block_spikes:int, # spikes a block may hold
+                  ) -> list: # (lo, hi) neuron ranges, consecutive, covering all neurons
+    "Consecutive ranges of neurons with at most `block_spikes` spikes each (a neuron with more is a range of its own)."
+    ends, blocks, lo = np.cumsum(per_neuron), [], 0
+    while lo < len(per_neuron):
+        before = int(ends[lo - 1]) if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(ends, before + block_spikes, side="right")))
+        blocks.append((lo, hi))
+        lo = hi
+    return blocks
+
 def _spike_time_blocks(chunks, # a function returning an iterator over (neuron, step, count) numpy arrays, in time order
                        per_neuron:np.ndarray, # spikes of each neuron [N]
                        seconds_per_step:float, # dt / 1000
-                       block_spikes:int, # positions filled per pass
+                       block_spikes:int, # spikes per block of neurons
+                       folder:Path, # where the blocks' files go (removed as they are read)
                       ):
-    "Yield (first position, times in s) of consecutive blocks of `spike_times`: the times grouped by neuron, one pass per block."
-    first = np.cumsum(per_neuron) - per_neuron            # where each neuron's times start
-    end = first + per_neuron
-    total = int(per_neuron.sum())
-    for start in range(0, total, block_spikes):
-        stop = min(total, start + block_spikes)
-        lo, hi = np.searchsorted(end, start, side="right"), np.searchsorted(first, stop, side="left")   # neurons lo … hi-1 fill it
-        block, filled = np.empty(stop - start, dtype=np.float64), first[lo:hi].copy()
-        for neuron, step, count in chunks():
-            mine = (neuron >= lo) & (neuron < hi)
-            neuron, step, count = neuron[mine] - lo, step[mine], count[mine]
-            order = np.lexsort((step, neuron))              # by neuron, each in time order (the chunks come in time order)
-            neuron, step, count = neuron[order], step[order], count[order]
-            spike_neuron, spike_step = np.repeat(neuron, count), np.repeat(step, count)
-            rank = np.arange(len(spike_neuron)) - np.searchsorted(spike_neuron, spike_neuron)   # its neuron's spikes before it here
-            position = filled[spike_neuron] + rank
-            filled += np.bincount(neuron, weights=count, minlength=hi - lo).astype(np.int64)
-            keep = (position >= start) & (position < stop)
-            block[position[keep] - start] = spike_step[keep] * seconds_per_step
-        yield start, block
+    "Yield (first position, times in s) of consecutive blocks of `spike_times`, the times grouped by neuron, each in time order."
+    blocks = _neuron_blocks(per_neuron, block_spikes)
+    his = np.array([hi for _, hi in blocks])
+    paths = [Path(folder) / f"block_{b}.bin" for b in range(len(blocks))]
+    files = [open(path, "wb") for path in paths]
+    try:
+        for neuron, step, count in chunks():   # pass 2: each chunk's events to their blocks' files, in time order
+            which = np.searchsorted(his, neuron, side="right")
+            order = np.argsort(which, kind="stable")
+            bounds = np.searchsorted(which[order], np.arange(len(blocks) + 1))
+            for b in np.flatnonzero(np.diff(bounds)):
+                mine = order[bounds[b]:bounds[b + 1]]
+                records = np.empty(len(mine), dtype=_EVENT_RECORD)
+                records["neuron"], records["step"], records["count"] = neuron[mine], step[mine], count[mine]
+                records.tofile(files[b])
+    finally:
+        for file in files: file.close()
+    start = 0
+    for path in paths:
+        records = np.fromfile(path, dtype=_EVENT_RECORD)
+        path.unlink()
+        order = np.argsort(records["neuron"], kind="stable")   # by neuron, each neuron's events still in time order
+        times = np.repeat(records["step"][order], records["count"][order]) * seconds_per_step
+        if len(times): yield start, times
+        start += len(times)
 
 @cache
 def _block_iterator_class():
@@ -414,7 +434,8 @@ def _nwb_units(pynwb, per_neuron:np.ndarray, spike_times, columns:dict|None, n_n
 def _table(name:str, description:str, **columns):
     "A DynamicTable of the given columns: {name: (description, data)}."
     from hdmf.common import DynamicTable, VectorData
-    return DynamicTable(name=name, description=description,
+    n_rows = len(next(iter(columns.values()))[1])
+    return DynamicTable(name=name, description=description, id=np.arange(n_rows),   # hdmf converts a list of ids one by one: slow for E rows
                         columns=[VectorData(name=column, description=text, data=data) for column, (text, data) in columns.items()])
 
 def _write_nwb_file(path:Path, # where to write
@@ -423,14 +444,19 @@ def _write_nwb_file(path:Path, # where to write
                     network=None, # the network or batch
                     model=None, # the model
                     nwbfile_kwargs:dict=None, # `_nwbfile_kwargs` of the caller's arguments
-                    block_spikes:int=2**23, # spike times grouped by neuron per pass
+                    block_spikes:int=2**20, # spikes per block of neurons sorted in memory (about 40 bytes each)
                    ) -> None:
     "An NWB file from time-ordered chunks of events: the Units table, then the recording's span, the network and the model."
     pynwb = _require("pynwb", "NWB")
+    with tempfile.TemporaryDirectory(dir=Path(path).parent) as scratch:   # the blocks of the bucket sort, beside the file
+        _write_nwb_with(pynwb, path, chunks, meta, network, model, nwbfile_kwargs, block_spikes, scratch)
+
+def _write_nwb_with(pynwb, path, chunks, meta, network, model, nwbfile_kwargs, block_spikes, scratch):
     N, dt = meta["n_neurons"], meta["dt"]
     per_neuron = _spikes_per_neuron(chunks, N)
     total = int(per_neuron.sum())
-    spike_times = _block_iterator_class()(_spike_time_blocks(chunks, per_neuron, dt / 1000, block_spikes), total) if total else np.zeros(0)
+    blocks = _spike_time_blocks(chunks, per_neuron, dt / 1000, block_spikes, scratch)
+    spike_times = _block_iterator_class()(blocks, total) if total else np.zeros(0)
     columns = None if network is None else _network_columns(network, N)
     nwbfile = pynwb.NWBFile(**(nwbfile_kwargs or _nwbfile_kwargs({})))
     nwbfile.units = _nwb_units(pynwb, per_neuron, spike_times, columns, N, dt)
@@ -595,11 +621,11 @@ class SonataWriter(ChunkWriter):
         self.population, self.network, self.model = _check_population(population), None, None
         super().__init__(path, **kwargs)
 
-    def begin(self, n_neurons:int, n_steps:int, start_step:int, dt:float, network=None, model=None, snapshot=None) -> None:
+    def begin(self, n_neurons:int, n_steps:int, start_step:int, dt:float, network=None, model=None) -> None:
         "Check the network and the model against the run, then start it (`ChunkWriter.begin`)."
         if network is not None: _network_columns(network, n_neurons)
         _model_parameters(model)
-        super().begin(n_neurons, n_steps, start_step, dt, network, model, snapshot)
+        super().begin(n_neurons, n_steps, start_step, dt, network, model)
 
     def write_file(self, path:Path, chunks, meta:dict) -> None:
         "The SONATA file from the chunks, appended one chunk at a time."
@@ -611,7 +637,7 @@ class NWBWriter(ChunkWriter):
     suffix = ".nwb"
     def __init__(self,
                  path, # the output file (.nwb)
-                 block_spikes:int=2**23, # spike times grouped by neuron per pass over the chunks (8 bytes each)
+                 block_spikes:int=2**20, # spikes per block of neurons sorted in memory (about 40 bytes each)
                  chunk_events:int=1_000_000, # events per chunk file (`ChunkWriter`)
                  checkpoints:bool=True, # save the run's state with every chunk, to resume a killed run
                  overwrite:bool=False, # replace an existing output file
@@ -623,12 +649,12 @@ class NWBWriter(ChunkWriter):
         self.block_spikes, self.nwbfile_kwargs, self.network, self.model = block_spikes, _nwbfile_kwargs(nwbfile_kwargs), None, None
         super().__init__(path, chunk_events=chunk_events, checkpoints=checkpoints, overwrite=overwrite)
 
-    def begin(self, n_neurons:int, n_steps:int, start_step:int, dt:float, network=None, model=None, snapshot=None) -> None:
+    def begin(self, n_neurons:int, n_steps:int, start_step:int, dt:float, network=None, model=None) -> None:
         "Check the network and the model against the run, then start it (`ChunkWriter.begin`)."
         if network is not None: _network_columns(network, n_neurons)
         _model_parameters(model)
-        super().begin(n_neurons, n_steps, start_step, dt, network, model, snapshot)
+        super().begin(n_neurons, n_steps, start_step, dt, network, model)
 
     def write_file(self, path:Path, chunks, meta:dict) -> None:
-        "The NWB file from the chunks: pass 1 counts each neuron's spikes, each further pass fills `block_spikes` times."
+        "The NWB file from the chunks: a pass counts each neuron's spikes, a second sorts the events into blocks of neurons."
         _write_nwb_file(path, chunks, meta, self.network, self.model, self.nwbfile_kwargs, self.block_spikes)

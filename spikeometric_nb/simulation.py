@@ -429,6 +429,8 @@ class Stepper:
         self.K, self.activation = K, hasattr(model, "update_activation")
         if state is not None: check_state_matches(state, self.fingerprint)
         self.state = SimulationState() if state is None else state.clone()
+        for name in ("spikes", "inputs", "activation"):   # a checkpoint loads on the CPU; the memory lives with the network
+            if getattr(self.state, name) is not None: setattr(self.state, name, getattr(self.state, name).to(device))
         self.memory = Activation(model, n, device, self.state) if self.activation else SpikeHistory(n, K, device, self.state)
         if state is None: self.memory.push(torch.randint(0, 2, (n,), generator=model.rng, device=device).float())
         self.lowest = torch.full((n,), float("inf"), device=device)    # running min of μ

@@ -49,7 +49,8 @@ def _same_network(a, b):
 
 def _drive(writer, events, network, steps_per_chunk):
     "Hand events to a writer as simulate does: begin, events of each chunk of steps, chunk_done, result."
-    writer.begin(events.n_neurons, events.n_steps, events.start_step, events.dt, network, None, snapshot=None)
+    writer.begin(events.n_neurons, events.n_steps, events.start_step, events.dt, network, None)
+    writer.started(None)
     dense = events.to_dense()
     for first in range(0, events.n_steps, steps_per_chunk):
         counts = dense[:, first:first + steps_per_chunk]
