@@ -8,8 +8,8 @@ __all__ = ['ExponentialCouplingModel', 'RectifiedLNP', 'PoissonGLM', 'BernoulliG
 # %% ../nbs/02_models.ipynb #06ac6cc6
 import torch
 from torch import nn
-from .datasets import check_count, check_finite, check_positive
-from .base_model import BaseModel, frozen_parameter
+from .datasets import check_finite, check_positive
+from .base_model import BaseModel, check_steps, frozen_parameter
 from .sa_models import SAModel, RectifiedSAM, ThresholdSAM   # so that every model imports from here, as in 1.0.3
 
 # %% ../nbs/02_models.ipynb #46d41738
@@ -17,6 +17,14 @@ def _closed_form(link:str, sampler:str, **coefficients) -> dict|None:
     "A `closed_form` with float coefficients a, c, s, m; None if one differs between neurons (the compiled loop takes scalars)."
     if any(torch.is_tensor(v) and v.numel() != 1 for v in coefficients.values()): return None
     return dict(link=link, sampler=sampler, **{name: float(v.detach() if torch.is_tensor(v) else v) for name, v in coefficients.items()})
+
+def _filter_steps(T, # filter window in ms
+                  dt, # time step in ms
+                 ) -> int: # K = round(T / dt)
+    "The filter length in steps, or ValueError unless dt > 0 and the window T spans at least one step."
+    dt, T = check_positive(dt, "dt"), check_positive(T, "T")
+    if round(T / dt) < 1: raise ValueError(f"T must span at least one step dt={dt} ms, got T={T} ms")
+    return round(T / dt)
 
 class ExponentialCouplingModel(BaseModel):
     "Base of the LNP/GLM models: exponentially filtered recurrent input r·W0·c plus background b."
@@ -29,10 +37,9 @@ class ExponentialCouplingModel(BaseModel):
                  rng:torch.Generator=None, # random number generator of the spikes
                 ):
         super().__init__(rng)
-        dt, T = check_positive(dt, "dt"), check_positive(T, "T")
-        self.register_buffer("dt", torch.tensor(dt, dtype=torch.float32))
-        self.register_buffer("T", torch.tensor(T, dtype=torch.float32))
-        if self.K < 1: raise ValueError(f"T must span at least one step dt={dt} ms, got T={T} ms")
+        _filter_steps(T, dt)
+        self.register_buffer("dt", torch.tensor(float(dt), dtype=torch.float32))
+        self.register_buffer("T", torch.tensor(float(T), dtype=torch.float32))
         self.tau = frozen_parameter(check_positive(tau, "tau"), "tau")
         self.r, self.b = frozen_parameter(r, "r"), frozen_parameter(b, "b")
 
@@ -49,6 +56,18 @@ class ExponentialCouplingModel(BaseModel):
     def input(self, edge_index, W, state, t=None) -> torch.Tensor:
         "g = r · synaptic input + b + stimulus."
         return self.r * self.synaptic_input(edge_index, W, state) + self.b + self.stimulus_input(t)
+
+    def _upgrade_state_dict(self, state:dict) -> dict:
+        "A file written by 1.0.3 holds T as an integer number of steps: here it becomes T·dt ms, the same filter."
+        if "T" in state and not (state["T"].is_floating_point() or state["T"].is_complex() or state["T"].dtype == torch.bool):
+            state["T"] = state["T"].to(torch.float32) * state.get("dt", self.dt).to(torch.float32)
+        return state
+
+    def _check_state_dict(self, values:dict) -> None:
+        "As the constructor: dt > 0, T at least one step, τ > 0, every value finite."
+        super()._check_state_dict(values)
+        _filter_steps(values["T"], values["dt"])
+        check_positive(values["tau"], "tau")
 
 # %% ../nbs/02_models.ipynb #bb8d0c86
 class RectifiedLNP(ExponentialCouplingModel):
@@ -94,6 +113,11 @@ class PoissonGLM(ExponentialCouplingModel):
         super().__init__(T, tau, dt, r, b, rng)
         self.alpha, self.beta = frozen_parameter(check_positive(alpha, "alpha"), "alpha"), frozen_parameter(beta, "beta")
 
+    def _check_state_dict(self, values:dict) -> None:
+        "As the constructor: α > 0 besides the filter's checks."
+        super()._check_state_dict(values)
+        if not bool((values["alpha"] > 0).all()): raise ValueError(f"alpha must be > 0, got {values['alpha']}")
+
     def non_linearity(self, input:torch.Tensor) -> torch.Tensor:
         "μ = (Δt/α)·exp(β·g), the expected spike count of the step."
         return self.dt / self.alpha * torch.exp(self.beta * input)
@@ -112,27 +136,46 @@ class BernoulliGLM(BaseModel):
     def __init__(self,
                  theta:float, # threshold of the logistic link (tunable)
                  dt:float, # time step in ms, in (0, 1] so that p is a probability
-                 coupling_window:int, # steps of the coupling filter c (>= 1)
+                 coupling_window:int, # steps of the coupling filter c (a whole number >= 1)
                  alpha:float, # decay rate of the coupling filter, in 1/ms (tunable)
-                 abs_ref_scale:int, # steps of the absolute refractory period A (>= 0)
+                 abs_ref_scale:int, # steps of the absolute refractory period A (a whole number >= 0)
                  abs_ref_strength:float, # input during the absolute refractory period (large and negative)
-                 rel_ref_scale:int, # steps of the relative refractory period R (>= 0)
+                 rel_ref_scale:int, # steps of the relative refractory period R (a whole number >= 0)
                  rel_ref_strength:float, # input at the start of the relative refractory period (tunable)
                  beta:float, # decay rate of the relative refractory input, in 1/ms (tunable)
                  r:float, # recurrent strength multiplying every coupling weight (tunable)
                  rng:torch.Generator=None, # random number generator of the spikes
                 ):
         super().__init__(rng)
-        dt = check_positive(dt, "dt")
-        if dt > 1: raise ValueError(f"dt must be in (0, 1] ms so that p = σ(g − θ)·Δt is a probability, got {dt}")
-        self.coupling_window = check_count(coupling_window, "coupling_window", 1)
-        self.abs_ref_scale, self.rel_ref_scale = check_count(abs_ref_scale, "abs_ref_scale", 0), check_count(rel_ref_scale, "rel_ref_scale", 0)
-        self.K = max(self.coupling_window, self.abs_ref_scale + self.rel_ref_scale)
+        dt, windows = self._checked(dt, coupling_window, abs_ref_scale, rel_ref_scale)
         self.register_buffer("dt", torch.tensor(dt, dtype=torch.float32))
-        self.register_buffer("T", torch.tensor(self.K))   # filter length in steps, as 1.0.3 names it
+        for name, steps in windows.items():   # whole numbers of steps, int32 tensors as in 1.0.3
+            self.register_buffer(name, torch.tensor(steps, dtype=torch.int32))
+        self.register_buffer("T", torch.tensor(self.K, dtype=torch.int32))   # filter length in steps, as 1.0.3 names it
         self.register_buffer("abs_ref_strength", torch.tensor(check_finite(abs_ref_strength, "abs_ref_strength"), dtype=torch.float32))
         self.theta, self.alpha, self.beta = frozen_parameter(theta, "theta"), frozen_parameter(alpha, "alpha"), frozen_parameter(beta, "beta")
         self.rel_ref_strength, self.r = frozen_parameter(rel_ref_strength, "rel_ref_strength"), frozen_parameter(r, "r")
+
+    @staticmethod
+    def _checked(dt, coupling_window, abs_ref_scale, rel_ref_scale) -> tuple[float, dict]:
+        "dt in (0, 1] ms and the windows as whole numbers of steps (5.0 is 5), or ValueError naming the argument."
+        dt = check_positive(dt, "dt")
+        if dt > 1: raise ValueError(f"dt must be in (0, 1] ms so that p = σ(g − θ)·Δt is a probability, got {dt}")
+        return dt, dict(coupling_window=check_steps(coupling_window, "coupling_window", 1),
+                        abs_ref_scale=check_steps(abs_ref_scale, "abs_ref_scale", 0),
+                        rel_ref_scale=check_steps(rel_ref_scale, "rel_ref_scale", 0))
+
+    @property
+    def K(self) -> int:
+        "Filter length in steps, max(coupling_window, abs_ref_scale + rel_ref_scale)."
+        return max(int(self.coupling_window), int(self.abs_ref_scale) + int(self.rel_ref_scale))
+
+    def _check_state_dict(self, values:dict) -> None:
+        "As the constructor: dt in (0, 1], whole windows, and T = the filter length they give."
+        super()._check_state_dict(values)
+        _, windows = self._checked(*(values[name] for name in ("dt", "coupling_window", "abs_ref_scale", "rel_ref_scale")))
+        K = max(windows["coupling_window"], windows["abs_ref_scale"] + windows["rel_ref_scale"])
+        if int(values["T"]) != K: raise ValueError(f"T must be max(coupling_window, abs_ref_scale + rel_ref_scale) = {K}, got {int(values['T'])}")
 
     def filter_bank(self) -> torch.Tensor:
         "Coupling c and refractory ref filters [2, K], flipped in time (last column is lag 0)."
@@ -164,8 +207,8 @@ class BernoulliGLM(BaseModel):
         return torch.sigmoid(input - self.theta) * self.dt
 
     def emit_spikes(self, probabilities:torch.Tensor) -> torch.Tensor:
-        "One spike with probability p, else none."
-        return torch.bernoulli(probabilities, generator=self.rng)
+        "One spike (int32 1) with probability p, else 0, as 1.0.3 gives them."
+        return torch.bernoulli(probabilities, generator=self.rng).to(torch.int32)
 
     def closed_form(self) -> dict:
         "p = Δt·σ(h − θ + stimulus), Bernoulli spikes: the step for the compiled loop."

@@ -9,7 +9,7 @@ __all__ = ['SAModel', 'RectifiedSAM', 'ThresholdSAM']
 import math
 import torch
 from .datasets import check_finite, check_positive
-from .base_model import BaseModel, frozen_parameter
+from .base_model import BaseModel, frozen_parameter, shared_filters
 
 # %% ../nbs/03_sa_models.ipynb #a1d12472
 def _time_constants(tau, dt) -> tuple[float, float]:
@@ -24,7 +24,12 @@ class SAModel(BaseModel):
                  rng:torch.Generator=None, # random number generator
                 ):
         super().__init__(rng)
-        self.register_buffer("T", torch.tensor(1))   # one step of "history", as 1.0.3 names it
+        self.register_buffer("T", torch.tensor(1, dtype=torch.int32))   # one step of "history", as 1.0.3 names it
+
+    @shared_filters
+    def connectivity_filter(self, W0:torch.Tensor, edge_index:torch.Tensor, num_nodes:int=None) -> torch.Tensor:
+        "W0 on the one step of activation, W [E, 1], without the edges: 1.0.3's return value (`filtered_edges` gives the pair)."
+        return super().connectivity_filter(W0, edge_index, num_nodes)[0]
 
     def update_activation(self,
                           spikes:torch.Tensor, # spikes of the step just taken [N, 1]
@@ -38,6 +43,12 @@ class SAModel(BaseModel):
         "Steps after which a spike's activation has decayed below 5 % (3τ/Δt): how long the network takes to forget."
         if getattr(self, "tau", None) is None or getattr(self, "dt", None) is None: return 1
         return max(1, math.ceil(3 * float(self.tau) / float(self.dt)))
+
+    def _check_state_dict(self, values:dict) -> None:
+        "As the constructors: T = 1 (one step of state) and, with a τ and Δt, τ ≥ Δt > 0."
+        super()._check_state_dict(values)
+        if values["T"].numel() != 1 or int(values["T"]) != 1: raise ValueError(f"T must be 1 for an activation model, got {values['T']}")
+        if "tau" in values and "dt" in values: _time_constants(values["tau"], values["dt"])
 
 # %% ../nbs/03_sa_models.ipynb #25767635
 class RectifiedSAM(SAModel):
@@ -66,8 +77,8 @@ class RectifiedSAM(SAModel):
         return self.lambda_0 * self.dt * torch.relu(input - self.theta)
 
     def emit_spikes(self, rates:torch.Tensor) -> torch.Tensor:
-        "Poisson spike counts with mean μ."
-        return torch.poisson(rates, generator=self.rng)
+        "Poisson spike counts with mean μ, as integers (int32: 1.0.3's uint8 would wrap above 255)."
+        return torch.poisson(rates, generator=self.rng).to(torch.int32)
 
 # %% ../nbs/03_sa_models.ipynb #c44f3f36
 class ThresholdSAM(SAModel):
@@ -84,11 +95,22 @@ class ThresholdSAM(SAModel):
                 ):
         super().__init__(rng)
         tau, dt = _time_constants(tau, dt)
+        sigma, rho = self._checked_noise(sigma, rho)
+        for name, value in dict(r=r, b=b, tau=tau, dt=dt, sigma=sigma, rho=rho, theta=theta).items():
+            self.register_buffer(name, torch.tensor(check_finite(value, name), dtype=torch.float32))
+
+    @staticmethod
+    def _checked_noise(sigma, rho) -> tuple[float, float]:
+        "σ ≥ 0 and ρ in [0, 1], or ValueError naming the argument."
         sigma, rho = check_finite(sigma, "sigma"), check_finite(rho, "rho")
         if sigma < 0: raise ValueError(f"sigma must be >= 0, got {sigma}")
         if not 0 <= rho <= 1: raise ValueError(f"rho must be a probability in [0, 1], got {rho}")
-        for name, value in dict(r=r, b=b, tau=tau, dt=dt, sigma=sigma, rho=rho, theta=theta).items():
-            self.register_buffer(name, torch.tensor(check_finite(value, name), dtype=torch.float32))
+        return sigma, rho
+
+    def _check_state_dict(self, values:dict) -> None:
+        "As the constructor: σ ≥ 0 and ρ a probability, besides τ ≥ Δt > 0."
+        super()._check_state_dict(values)
+        self._checked_noise(values["sigma"], values["rho"])
 
     def background_input(self, n_neurons:int) -> torch.Tensor:
         "b·(1 + ξ): Gaussian relative noise of standard deviation σ on a fraction ρ of the neurons [N]."
@@ -105,5 +127,5 @@ class ThresholdSAM(SAModel):
         return (input > self.theta).float()
 
     def emit_spikes(self, rates:torch.Tensor) -> torch.Tensor:
-        "The spikes are the step function itself."
-        return rates
+        "The spikes are the step function itself, as booleans (1.0.3 gives g > θ as bool)."
+        return rates > 0

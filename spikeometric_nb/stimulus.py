@@ -9,7 +9,8 @@ __all__ = ['BaseStimulus', 'MaskedStimulus', 'RegularStimulus', 'SinStimulus', '
 import math
 import torch
 from torch import nn
-from .datasets import check_count, check_finite, check_positive, make_rng
+from .datasets import check_count, check_finite, check_positive, load_tensors, make_rng
+from .base_model import check_steps
 
 # %% ../nbs/04_stimulus.ipynb #605bcba4
 class BaseStimulus(nn.Module):
@@ -22,11 +23,13 @@ class BaseStimulus(nn.Module):
         batch_size = check_count(batch_size, "batch_size", 1)
         if batch_size > len(network_sizes):
             raise ValueError(f"batch_size must be at most the number of networks ({len(network_sizes)}), got {batch_size}")
-        self.batch_size, self.network_sizes = batch_size, list(network_sizes)
-        self.n_batches = math.ceil(len(network_sizes) / batch_size)
-        self.neurons_per_batch = [sum(network_sizes[b * batch_size:(b + 1) * batch_size]) for b in range(self.n_batches)]
-        self._offsets = [0] + list(torch.tensor(self.neurons_per_batch).cumsum(0).tolist())   # first neuron of each batch
+        self._batch_size, self.network_sizes = batch_size, list(network_sizes)
+        self._n_batches = math.ceil(len(network_sizes) / batch_size)
+        self._neurons_per_batch = [sum(network_sizes[b * batch_size:(b + 1) * batch_size]) for b in range(self._n_batches)]
+        self._offsets = [0] + list(torch.tensor(self._neurons_per_batch).cumsum(0).tolist())   # first neuron of each batch
         self._idx = 0
+        # public copies as Python numbers (a LoadedStimulus makes them int32 tensors, as 1.0.3 does); the methods use the private ones
+        self.batch_size, self.n_batches, self.neurons_per_batch = batch_size, self._n_batches, list(self._neurons_per_batch)
 
     @property
     def current_batch(self) -> int:
@@ -35,12 +38,13 @@ class BaseStimulus(nn.Module):
 
     def next_batch(self) -> None:
         "Move to the next batch (after the last, back to the first)."
-        self._idx = (self._idx + 1) % self.n_batches
+        self._idx = (self._idx + 1) % self._n_batches
 
     def set_batch(self, idx:int) -> None:
         "Make batch `idx` current."
-        if not (isinstance(idx, int) and 0 <= idx < self.n_batches):
-            raise ValueError(f"idx must be a batch index in [0, {self.n_batches - 1}], got {idx!r}")
+        if isinstance(idx, torch.Tensor) and idx.numel() == 1 and not idx.is_floating_point(): idx = int(idx)
+        if isinstance(idx, bool) or not (isinstance(idx, int) and 0 <= idx < self._n_batches):
+            raise ValueError(f"idx must be a batch index in [0, {self._n_batches - 1}], got {idx!r}")
         self._idx = idx
 
     def reset(self) -> None:
@@ -50,7 +54,7 @@ class BaseStimulus(nn.Module):
     def batch_networks(self, idx:int=None) -> list:
         "Sizes of the networks in batch `idx` (default: the current one)."
         idx = self._idx if idx is None else idx
-        return self.network_sizes[idx * self.batch_size:(idx + 1) * self.batch_size]
+        return self.network_sizes[idx * self._batch_size:(idx + 1) * self._batch_size]
 
     def check_networks(self, network_sizes:list) -> None:
         "Raise ValueError unless the current batch covers as many neurons as the networks simulated (sizes in node order)."
@@ -58,11 +62,15 @@ class BaseStimulus(nn.Module):
         if sum(network_sizes) != sum(expected):
             raise ValueError(f"{type(self).__name__}: batch {self._idx} of the stimulus covers {sum(expected)} neurons (networks of {expected}), "
                              f"but the simulated data has {sum(network_sizes)} neurons (networks of {list(network_sizes)}); "
-                             f"the masks (or recorded stimulus) must match the DataLoader batches (batch_size={self.batch_size})")
+                             f"the masks (or recorded stimulus) must match the DataLoader batches (batch_size={self._batch_size})")
 
     def _rows(self) -> slice:
         "Rows of the current batch in tensors that stack all networks."
         return slice(self._offsets[self._idx], self._offsets[self._idx + 1])
+
+    def _check_state_dict(self, values:dict) -> None:
+        "Raise ValueError for loaded values (names without the `stimulus.` prefix) this stimulus would not accept. Default: accept."
+        pass
 
 # %% ../nbs/04_stimulus.ipynb #dad64c83
 def _masks(stimulus_masks) -> list:
@@ -80,6 +88,10 @@ def _masks(stimulus_masks) -> list:
         masks.append(mask.bool())
     return masks
 
+def _refresh_mask_values(stimulus, incompatible_keys) -> None:
+    "After `load_state_dict`: the float copy of the masks follows the loaded masks."
+    stimulus.mask_values.copy_(stimulus.conc_stimulus_masks.float())
+
 class MaskedStimulus(BaseStimulus):
     "A stimulus on the neurons selected by one boolean mask per network."
     def __init__(self,
@@ -89,7 +101,15 @@ class MaskedStimulus(BaseStimulus):
         masks = _masks(stimulus_masks)
         super().__init__([len(m) for m in masks], batch_size)
         self.register_buffer("conc_stimulus_masks", torch.cat(masks))   # all networks, stacked in node order
+        self.register_buffer("split_points", torch.tensor(self._neurons_per_batch, dtype=torch.int32))   # neurons per batch, as 1.0.3 names it
         self.register_buffer("mask_values", torch.cat(masks).float(), persistent=False)   # the same as 0/1 floats
+        self.register_load_state_dict_post_hook(_refresh_mask_values)
+
+    def _check_state_dict(self, values:dict) -> None:
+        "Loaded masks must keep the batches this stimulus was built for (`split_points`)."
+        if values["split_points"].tolist() != self._neurons_per_batch:
+            raise ValueError(f"stimulus.split_points must be {self._neurons_per_batch} (the neurons per batch of this stimulus), "
+                             f"got {values['split_points'].tolist()}")
 
     @property
     def stimulus_masks(self) -> tuple:
@@ -102,16 +122,19 @@ class MaskedStimulus(BaseStimulus):
         return self.mask_values[self._rows()]
 
 # %% ../nbs/04_stimulus.ipynb #c66130bd
-def _steps(value, name, lowest=0):
-    "A non-negative whole number of steps."
-    if isinstance(value, torch.Tensor): value = value.item()
-    if not (isinstance(value, (int, float)) and float(value).is_integer() and value >= lowest):
-        raise ValueError(f"{name} must be a whole number of steps >= {lowest}, got {value!r}")
-    return int(value)
+def _times(t, device) -> torch.Tensor:
+    "Steps as a float tensor: a CPU scalar for one step (it combines with tensors on any device), [n] on `device` for a tensor of steps."
+    t = torch.as_tensor(t, dtype=torch.float32)
+    return t if t.ndim == 0 else t.to(device)
 
-def _times(t) -> torch.Tensor:
-    "Steps as a float tensor (a scalar for an integer step, [n] for a tensor of steps)."
-    return torch.as_tensor(t, dtype=torch.float32)
+def _register_steps(stimulus, **steps) -> None:
+    "Keep whole numbers of steps as int32 buffers, as 1.0.3 does (`stimulus.period.item()` works, `.to(device)` moves them)."
+    for name, value in steps.items(): stimulus.register_buffer(name, torch.tensor(value, dtype=torch.int32))
+
+def _check_loaded_steps(values:dict, dt:bool=True, **minimums) -> None:
+    "Loaded step counts as the constructors check them (`name=minimum`), and dt > 0."
+    for name, minimum in minimums.items(): check_steps(values[name], f"stimulus.{name}", minimum)
+    if dt: check_positive(values["dt"], "stimulus.dt")
 
 class RegularStimulus(MaskedStimulus):
     "Pulses of `strength` lasting `tau` steps every `period` steps on the targeted neurons."
@@ -125,15 +148,21 @@ class RegularStimulus(MaskedStimulus):
                  start:int=0, # first step with pulses (>= 0)
                  dt:float=1., # time step in ms (kept for reference; all times here are steps)
                 ):
-        period, tau = _steps(period, "period", 1), _steps(tau, "tau")
-        stop, start, dt = _steps(stop, "stop"), _steps(start, "start"), check_positive(dt, "dt")
+        period, tau = check_steps(period, "period", 1), check_steps(tau, "tau")
+        stop, start, dt = check_steps(stop, "stop"), check_steps(start, "start"), check_positive(dt, "dt")
         super().__init__(stimulus_masks, batch_size)
         self.strength = nn.Parameter(torch.tensor(check_finite(strength, "strength"), dtype=torch.float32), requires_grad=False)
-        self.period, self.tau, self.stop, self.start, self.dt = period, tau, stop, start, dt
+        _register_steps(self, start=start, period=period, stop=stop, tau=tau)
+        self.register_buffer("dt", torch.tensor(dt, dtype=torch.float32))
+
+    def _check_state_dict(self, values:dict) -> None:
+        "As the constructor: period >= 1, the other times whole steps >= 0, dt > 0."
+        super()._check_state_dict(values)
+        _check_loaded_steps(values, period=1, tau=0, stop=0, start=0)
 
     def forward(self, t) -> torch.Tensor:
         "E(t) [N] for a step t, or [N, len(t)] for a tensor of steps."
-        t = _times(t)
+        t = _times(t, self.period.device)
         on = ((t % self.period) < self.tau) & (t >= self.start) & (t < self.stop)
         mask = self.mask if t.ndim == 0 else self.mask[:, None]
         return self.strength * on * mask
@@ -155,15 +184,23 @@ class SinStimulus(MaskedStimulus):
         amplitude = check_finite(amplitude, "amplitude")
         if amplitude < 0: raise ValueError(f"amplitude must be >= 0, got {amplitude}")
         period, dt = check_positive(period, "period"), check_positive(dt, "dt")
-        duration, start = _steps(duration, "duration"), _steps(start, "start")
+        duration, start = check_steps(duration, "duration"), check_steps(start, "start")
         super().__init__(stimulus_masks, batch_size)
         for name, value in dict(amplitude=amplitude, period=period, phase=check_finite(phase, "phase"), baseline=check_finite(baseline, "baseline")).items():
             setattr(self, name, nn.Parameter(torch.tensor(value, dtype=torch.float32), requires_grad=False))
-        self.duration, self.start, self.dt = duration, start, dt
+        _register_steps(self, duration=duration, start=start)
+        self.register_buffer("dt", torch.tensor(dt, dtype=torch.float32))
+
+    def _check_state_dict(self, values:dict) -> None:
+        "As the constructor: A >= 0, P > 0, whole steps, dt > 0."
+        super()._check_state_dict(values)
+        _check_loaded_steps(values, duration=0, start=0)
+        if not bool((values["amplitude"] >= 0).all()): raise ValueError(f"stimulus.amplitude must be >= 0, got {values['amplitude']}")
+        if not bool((values["period"] > 0).all()): raise ValueError(f"stimulus.period must be > 0, got {values['period']}")
 
     def forward(self, t) -> torch.Tensor:
         "E(t) [N] for a step t, or [N, len(t)] for a tensor of steps."
-        t = _times(t)
+        t = _times(t, self.duration.device)
         on = (t >= self.start) & (t < self.duration)
         value = (self.amplitude * torch.sin(2 * torch.pi * (t - self.start) * self.dt / self.period + self.phase) + self.baseline) * on
         return value * self.mask if t.ndim == 0 else value * self.mask[:, None]
@@ -171,6 +208,7 @@ class SinStimulus(MaskedStimulus):
 # %% ../nbs/04_stimulus.ipynb #e108dcdc
 class PoissonStimulus(MaskedStimulus):
     "Events of `strength`, `tau` steps long, at intervals drawn from Poisson(`mean_interval`) steps."
+    _free_shapes = ("stimulus_times", "active")   # the event plan: a loaded one may be longer or shorter
     def __init__(self,
                  strength:float, # input during an event (tunable)
                  mean_interval:float, # mean steps between event onsets (> 0)
@@ -183,10 +221,12 @@ class PoissonStimulus(MaskedStimulus):
                  rng:torch.Generator=None, # random number generator of the event plan
                 ):
         mean_interval = check_positive(mean_interval, "mean_interval")
-        duration, tau, start, dt = _steps(duration, "duration"), _steps(tau, "tau"), _steps(start, "start"), check_positive(dt, "dt")
+        duration, tau, start, dt = check_steps(duration, "duration"), check_steps(tau, "tau"), check_steps(start, "start"), check_positive(dt, "dt")
         super().__init__(stimulus_masks, batch_size)
         self.strength = nn.Parameter(torch.tensor(check_finite(strength, "strength"), dtype=torch.float32), requires_grad=False)
-        self.tau, self.duration, self.start, self.dt, self.mean_interval = tau, duration, start, dt, mean_interval
+        _register_steps(self, tau=tau, duration=duration, start=start)
+        self.register_buffer("dt", torch.tensor(dt, dtype=torch.float32))
+        self.register_buffer("mean_interval", torch.tensor(mean_interval, dtype=torch.float32))   # float: 2.5 steps stays 2.5
         self.rng = make_rng(rng)
         intervals = torch.poisson(torch.full((int(duration / mean_interval) * 2 + 10,), float(mean_interval)), generator=self.rng)
         onsets = torch.cat([torch.zeros(1), intervals.cumsum(0)]).long()
@@ -194,6 +234,14 @@ class PoissonStimulus(MaskedStimulus):
         active = torch.zeros(start + duration + tau + 1)                             # +1 so that `active[-1]` is always 0
         for lag in range(tau): active[self.stimulus_times + lag] = 1.0
         self.register_buffer("active", active)
+
+    def _check_state_dict(self, values:dict) -> None:
+        "As the constructor: whole steps, mean interval and dt > 0, and an event plan as long as they say."
+        super()._check_state_dict(values)
+        _check_loaded_steps(values, tau=0, duration=0, start=0)
+        check_positive(values["mean_interval"], "stimulus.mean_interval")
+        if len(values["active"]) != int(values["start"]) + int(values["duration"]) + int(values["tau"]) + 1:
+            raise ValueError("stimulus.active must cover start + duration + tau + 1 steps")
 
     def forward(self, t) -> torch.Tensor:
         "E(t) [N] for a step t, or [N, len(t)] for a tensor of steps."
@@ -209,16 +257,28 @@ class LoadedStimulus(BaseStimulus):
                  path, # a file written by torch.save
                  batch_size:int=1, # networks per DataLoader batch
                 ):
-        try: stimuli = torch.load(path, weights_only=True)
-        except Exception as error: raise ValueError(f"path: cannot read a stimulus tensor from {path!r} ({error})") from error
-        if not isinstance(stimuli, torch.Tensor) or stimuli.ndim not in (2, 3, 4):
-            raise ValueError(f"{path!r} must hold a tensor [n_neurons, n_steps, (n_channels,) n_networks], got {getattr(stimuli, 'shape', type(stimuli).__name__)}")
+        stimuli = load_tensors(path, "a stimulus tensor [n_neurons, n_steps, (n_channels,) n_networks]")   # no pickled objects
+        where = repr(str(path))
+        if not isinstance(stimuli, torch.Tensor) or stimuli.ndim not in (2, 3, 4) or stimuli.is_complex():
+            raise ValueError(f"path: {where} must hold a tensor [n_neurons, n_steps, (n_channels,) n_networks], "
+                             f"got {getattr(stimuli, 'shape', type(stimuli).__name__)}")
         if stimuli.ndim == 2: stimuli = stimuli[..., None]
-        if not torch.isfinite(stimuli.float()).all(): raise ValueError(f"{path!r} holds NaN or inf")
-        n_neurons, self.n_steps, n_networks = stimuli.shape[0], stimuli.shape[1], stimuli.shape[-1]
+        if 0 in stimuli.shape: raise ValueError(f"path: {where} holds an empty stimulus of shape {tuple(stimuli.shape)}")
+        if not torch.isfinite(stimuli.float()).all(): raise ValueError(f"path: {where} holds NaN or inf")
+        n_neurons, n_steps, n_networks = stimuli.shape[0], stimuli.shape[1], stimuli.shape[-1]
         super().__init__([n_neurons] * n_networks, batch_size)
+        self._n_steps = n_steps
+        for name in ("batch_size", "n_batches", "neurons_per_batch"): del self.__dict__[name]   # int32 tensors here, as in 1.0.3:
+        _register_steps(self, n_neurons=n_neurons, n_steps=n_steps, n_networks=n_networks, batch_size=self._batch_size,
+                        n_batches=self._n_batches, neurons_per_batch=self._neurons_per_batch)
         # networks stacked in node order, as the DataLoader stacks them: [n_networks·n_neurons, n_steps, (n_channels)]
         self.register_buffer("stimuli", stimuli.movedim(-1, 0).reshape(n_networks * n_neurons, *stimuli.shape[1:-1]).float())
+
+    def _check_state_dict(self, values:dict) -> None:
+        "Loaded recordings must keep the batches this stimulus was built for."
+        for name in ("n_neurons", "n_steps", "n_networks", "batch_size", "n_batches", "neurons_per_batch"):
+            if not torch.equal(values[name].long().cpu(), getattr(self, name).long().cpu()):
+                raise ValueError(f"stimulus.{name} must be {getattr(self, name).tolist()} as in this stimulus, got {values[name].tolist()}")
 
     @property
     def n_channels(self) -> int:
@@ -228,7 +288,7 @@ class LoadedStimulus(BaseStimulus):
     def forward(self, t) -> torch.Tensor:
         "E(t) [N] or [N, C] for a step t; [N, len(t)] or [N, len(t), C] for a tensor of steps."
         batch, t = self.stimuli[self._rows()], torch.as_tensor(t)
-        inside = (t >= 0) & (t < self.n_steps)
+        inside = (t >= 0) & (t < self._n_steps)   # a Python int: steps on the CPU index a recording on any device
         values = batch[:, torch.where(inside, t, 0)]
         inside = inside.reshape(inside.shape + (1,) * (values.ndim - 1 - inside.ndim))   # broadcast over channels
         return values * inside

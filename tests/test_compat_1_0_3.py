@@ -16,12 +16,16 @@ Deliberate differences (SPEC.md **Differs**) that the scripts avoid, so that bot
 there is a single batch, SAModel.tune's loss (dt / mean μ instead of the rate), ThresholdSAM's squared noise,
 lexicographic file order in ConnectivityDataset (every folder here holds fewer than ten files), BernoulliGLM
 scaling the refractory self-input by r as well (the scripts use r = 1).
-The scripts DATASETS … SA_MODELS also run unchanged on the published 1.0.3; CUSTOM does not, because 1.0.3's
+The last scripts pin what was once incompatible: SA_BY_HAND (R1: the SA models' connectivity_filter returns W alone),
+TENSOR_ATTRIBUTES (R2: stimulus times, recorded-stimulus sizes and BernoulliGLM windows are tensors; windows take 5.0),
+SPIKE_TYPES (R3: integer or boolean spikes where 1.0.3 gives them) and FILES (R5: model files written by 1.0.3's `save`,
+tests/fixtures/spikeometric_1_0_3/, made by tests/fixtures/make_1_0_3_fixtures.py, load and become the saved models).
+The scripts DATASETS … SA_MODELS and SA_BY_HAND … FILES also run unchanged on the published 1.0.3; CUSTOM does not, because 1.0.3's
 LoadedStimulus indexes a multi-channel recording [n_neurons, n_steps, n_channels, n_networks] at step t along the
 channel axis (`stimulus[..., t, ...]`), so stimulus(0) is channel 0 over all steps; here it is step 0 over all
 channels, as SPEC §4.3 and the 1.0.3 docstring describe the layout.
 """
-import re, sys, types
+import re, shutil, sys, types
 from pathlib import Path
 import pytest
 import torch
@@ -632,3 +636,170 @@ def test_custom_models_and_loaded_stimulus():
     assert 8 < float(sam_spikes.float().mean()) * 1000 < 40
     changed = _only_changed(ns["sam_before"], ns["sam_after"])
     assert "theta" in changed and changed <= {"theta", "tau", "r", "b"}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# R1: the SA models' connectivity_filter returns W alone, as in 1.0.3, so the model's methods can be chained by hand.
+SA_BY_HAND = NETWORKS + '''
+from spikeometric.models import RectifiedSAM, ThresholdSAM
+
+data = dataset[0]
+activation = torch.rand(n_neurons, 1, generator=torch.Generator().manual_seed(3))
+rsam = RectifiedSAM(lambda_0=1., theta=0., tau=10., dt=1., r=0.05, b=0.02, rng=torch.Generator().manual_seed(6))
+W = rsam.connectivity_filter(data.W0, data.edge_index)
+rsam_input = rsam.input(data.edge_index, W=rsam.connectivity_filter(data.W0, data.edge_index), state=activation)
+rsam_spikes = rsam.emit_spikes(rsam.non_linearity(rsam_input))
+next_activation = rsam.update_activation(spikes=rsam_spikes.unsqueeze(1), activation=activation)
+
+tsam = ThresholdSAM(r=0.1, b=1., tau=10., dt=1., sigma=0., rho=0., theta=1.01, rng=torch.Generator().manual_seed(7))
+tsam_input = tsam.input(data.edge_index, W=tsam.connectivity_filter(data.W0, data.edge_index), state=activation)
+tsam_spikes = tsam.emit_spikes(tsam.non_linearity(tsam_input))
+fired = torch.arange(n_neurons)[tsam_spikes]   # boolean spikes select the neurons that fired
+'''
+
+
+def test_sa_models_connectivity_filter_by_hand():
+    "R1: `W = model.connectivity_filter(W0, edge_index)` is a tensor [E, 1] that `input` takes as it is."
+    ns = run_1_0_3(SA_BY_HAND)
+    data, W, s = ns["dataset"][0], ns["W"], ns["activation"]
+    assert isinstance(W, torch.Tensor) and torch.equal(W, data.W0.unsqueeze(1))
+    synaptic = torch.zeros(20).index_add_(0, data.edge_index[1], data.W0 * s[data.edge_index[0], 0])   # Σ_j W0[j, i] s_j
+    assert torch.allclose(ns["rsam_input"], 0.05 * synaptic + 0.02, atol=1e-6)
+    assert torch.allclose(ns["tsam_input"], 0.1 * synaptic + 1.0, atol=1e-6)   # no noise (rho = 0)
+    assert torch.equal(ns["fired"], (0.1 * synaptic + 1.0 > 1.01).nonzero().flatten())
+    assert ns["next_activation"].shape == (20, 1)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# R2: what 1.0.3 keeps as tensors is a tensor here too (`.item()`, `.tolist()`); BernoulliGLM takes windows as 5.0.
+TENSOR_ATTRIBUTES = NETWORKS + '''
+from spikeometric.models import BernoulliGLM
+from spikeometric.stimulus import RegularStimulus, SinStimulus, PoissonStimulus, LoadedStimulus
+
+masks = [torch.arange(n_neurons) < 5 for _ in range(n_networks)]
+regular = RegularStimulus(strength=1., period=50, tau=10, stop=500, stimulus_masks=masks, batch_size=2, start=5)
+regular_times = (regular.period.item(), regular.tau.item(), regular.start.item(), regular.stop.item(), regular.dt.item())
+sin = SinStimulus(amplitude=1., period=40., duration=400, stimulus_masks=masks, batch_size=2, start=10, dt=0.5)
+sin_times = (sin.duration.item(), sin.start.item(), sin.period.item(), sin.dt.item())
+poisson = PoissonStimulus(strength=1., mean_interval=20, duration=300, stimulus_masks=masks, batch_size=2, tau=4, start=3,
+                          rng=torch.Generator().manual_seed(0))
+poisson_times = (poisson.mean_interval.item(), poisson.duration.item(), poisson.tau.item(), poisson.start.item())
+
+torch.save(torch.rand(n_neurons, 100, n_networks, generator=torch.Generator().manual_seed(1)), "recording.pt")
+loaded = LoadedStimulus("recording.pt", batch_size=3)
+loaded_sizes = (loaded.n_steps.item(), loaded.n_neurons.item(), loaded.n_networks.item(), loaded.batch_size.item(),
+                loaded.n_batches.item(), loaded.neurons_per_batch.tolist())
+first_batch = torch.stack([loaded(t) for t in range(loaded.n_steps.item())], dim=1)
+
+glm = BernoulliGLM(theta=5., dt=1., coupling_window=5.0, alpha=0.2, abs_ref_scale=3.0, abs_ref_strength=-100.,
+                   rel_ref_scale=7.0, rel_ref_strength=-30., beta=0.5, r=1.)
+windows = (glm.coupling_window.item(), glm.abs_ref_scale.item(), glm.rel_ref_scale.item(), glm.T.item())
+W, edge_index = glm.connectivity_filter(dataset[0].W0, dataset[0].edge_index)
+'''
+
+
+def test_tensor_attributes():
+    "R2 (and item 7): stimulus times, recorded-stimulus sizes and BernoulliGLM windows are tensors, windows accept 5.0."
+    ns = run_1_0_3(TENSOR_ATTRIBUTES)
+    assert ns["regular_times"] == (50, 10, 5, 500, 1.0)
+    assert ns["sin_times"] == (400, 10, 40.0, 0.5)
+    assert ns["poisson_times"] == (20, 300, 4, 3)
+    assert ns["loaded_sizes"] == (100, 20, 4, 3, 2, [60, 20])
+    recording = torch.load("recording.pt")
+    assert torch.equal(ns["first_batch"], torch.cat([recording[:, :, k] for k in range(3)]))
+    assert ns["windows"] == (5, 3, 7, 10) and ns["W"].shape[1] == 10
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# R3: spikes come in 1.0.3's types: integers from BernoulliGLM and RectifiedSAM, booleans from ThresholdSAM.
+SPIKE_TYPES = '''
+import torch
+from spikeometric.models import BernoulliGLM, RectifiedSAM, ThresholdSAM
+
+glm = BernoulliGLM(theta=5., dt=1., coupling_window=5, alpha=0.2, abs_ref_scale=3, abs_ref_strength=-100.,
+                   rel_ref_scale=7, rel_ref_strength=-30., beta=0.5, r=1., rng=torch.Generator().manual_seed(0))
+glm_spikes = glm.emit_spikes(torch.full((10_000,), 0.3))
+glm_histogram = torch.bincount(glm_spikes)          # bincount takes integers only
+rsam = RectifiedSAM(lambda_0=1., theta=0., tau=10., dt=1., r=0.05, b=0.02, rng=torch.Generator().manual_seed(6))
+rsam_histogram = torch.bincount(rsam.emit_spikes(torch.full((10_000,), 2.)))
+tsam = ThresholdSAM(r=0.1, b=1., tau=10., dt=1., sigma=1., rho=0.5, theta=2., rng=torch.Generator().manual_seed(7))
+tsam_spikes = tsam.emit_spikes(tsam.non_linearity(torch.tensor([1., 3., 2.5, 0.])))
+neurons_that_fired = torch.arange(4)[tsam_spikes]
+'''
+
+
+def test_spike_types():
+    "R3: the dtypes of emit_spikes (RectifiedSAM: int32 here, uint8 in 1.0.3, which wraps above 255)."
+    ns = run_1_0_3(SPIKE_TYPES)
+    assert ns["glm_spikes"].dtype == torch.int32 and ns["glm_histogram"].sum() == 10_000
+    assert abs(ns["glm_histogram"][1] / 10_000 - 0.3) < 4 * 0.0046          # p = 0.3, standard error 0.0046
+    assert ns["rsam_histogram"].sum() == 10_000 and len(ns["rsam_histogram"]) > 3   # Poisson(2) counts
+    assert ns["tsam_spikes"].dtype == torch.bool and ns["neurons_that_fired"].tolist() == [1, 2]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# R5: model files written by 1.0.3's `save` (tests/fixtures/make_1_0_3_fixtures.py) load into models built with other
+# arguments and become the saved models.
+FIXTURES = Path(__file__).parent / "fixtures" / "spikeometric_1_0_3"
+
+FILES = '''
+import torch
+from spikeometric.models import BernoulliGLM, RectifiedLNP, PoissonGLM, RectifiedSAM, ThresholdSAM
+from spikeometric.stimulus import RegularStimulus, SinStimulus
+
+masks = [torch.arange(10) < 5, torch.arange(10) < 5]
+glm = BernoulliGLM(theta=5., dt=1., coupling_window=1, alpha=0.2, abs_ref_scale=1, abs_ref_strength=-100.,
+                   rel_ref_scale=1, rel_ref_strength=-30., beta=0.5, r=1.)
+glm.load("bernoulli_glm.pt")
+glm_W, glm_edges = glm.connectivity_filter(torch.tensor([1.0, -1.0]), torch.tensor([[0, 1], [1, 0]]))
+driven = BernoulliGLM(theta=5., dt=1., coupling_window=1, alpha=0.2, abs_ref_scale=1, abs_ref_strength=-100.,
+                      rel_ref_scale=1, rel_ref_strength=-30., beta=0.5, r=1.)
+driven.add_stimulus(RegularStimulus(strength=1., period=10, tau=2, stop=100, stimulus_masks=masks, batch_size=2))
+driven.load("bernoulli_glm_regular_stimulus.pt")
+lnp = RectifiedLNP(lambda_0=1., theta=0., T=10, tau=5., dt=1., r=0.1, b=0.)
+lnp.load("rectified_lnp.pt")
+lnp_W, _ = lnp.connectivity_filter(torch.tensor([1.0]), torch.tensor([[0], [1]]))
+lnp_sin = RectifiedLNP(lambda_0=1., theta=0., T=10, tau=5., dt=1., r=0.1, b=0.)
+lnp_sin.add_stimulus(SinStimulus(amplitude=1., period=10., duration=100, stimulus_masks=masks, batch_size=1))
+lnp_sin.load("rectified_lnp_sin_stimulus.pt")
+glm_poisson = PoissonGLM(alpha=10., beta=1., T=10, tau=5., dt=1., r=0.1, b=0.)
+glm_poisson.load("poisson_glm.pt")
+rsam = RectifiedSAM(lambda_0=1., theta=0., tau=10., dt=1., r=0.05, b=0.02)
+rsam.load("rectified_sam.pt")
+tsam = ThresholdSAM(r=0.1, b=1., tau=10., dt=1., sigma=1., rho=0.5, theta=2., rng=torch.Generator().manual_seed(7))
+tsam.load("threshold_sam.pt")
+'''
+
+
+def test_model_files_written_by_1_0_3():
+    "R5: a BernoulliGLM state_dict saved by 1.0.3 (and the other models', with stimuli) loads and becomes the saved model."
+    for path in FIXTURES.glob("*.pt"): shutil.copy(path, path.name)
+    ns = run_1_0_3(FILES)
+    values = lambda model: {k: (v.item() if v.numel() == 1 else v.tolist()) for k, v in model.state_dict().items()}
+    glm = ns["glm"]
+    assert values(glm) == pytest.approx(dict(theta=4.5, alpha=0.3, beta=0.7, rel_ref_strength=-20., r=1.5, dt=0.5, coupling_window=6,
+                                             abs_ref_scale=2, rel_ref_scale=5, T=7, abs_ref_strength=-50.))
+    assert glm.K == 7 and ns["glm_W"].shape == (4, 7)                          # 2 coupling edges + 2 self-edges, K = 7
+    assert torch.allclose(ns["glm_W"][0].flip(0)[:6], 1.5 * torch.exp(-0.3 * 0.5 * torch.arange(6.)))   # r·c(k), 6 steps
+    stimulus = ns["driven"].stimulus
+    assert (stimulus.period.item(), stimulus.tau.item(), stimulus.start.item(), stimulus.strength.item()) == (40, 5, 10, 2.)
+    assert torch.equal(stimulus(41), 2. * torch.cat([torch.arange(10) < 3, torch.arange(10) >= 7]).float())   # the saved masks
+    lnp = ns["lnp"]   # 1.0.3's T = 30 steps at dt = 0.5 ms is a 15 ms window here: the same 30-step filter
+    assert (lnp.T.item(), lnp.dt.item(), lnp.K) == (15., 0.5, 30) and ns["lnp_W"].shape == (1, 30)
+    sin = ns["lnp_sin"].stimulus
+    assert (sin.start.item(), sin.duration.item(), sin.phase.item()) == pytest.approx((20, 500, 0.5))
+    assert ns["glm_poisson"].K == 12 and ns["glm_poisson"].alpha.item() == 30.
+    assert values(ns["rsam"]) == pytest.approx(dict(lambda_0=0.5, theta=0.02, tau=8., r=0.3, b=0.2, dt=0.5, T=1))
+    assert values(ns["tsam"]) == pytest.approx(dict(r=0.2, b=0.8, tau=6., dt=0.5, sigma=0.7, rho=0.4, theta=1.2, T=1))
+
+
+def test_model_files_of_another_model_change_nothing():
+    "A 1.0.3 file of another model is a ValueError naming the file, and the model keeps its values."
+    from spikeometric_nb.models import RectifiedLNP, RectifiedSAM
+    for path in FIXTURES.glob("*.pt"): shutil.copy(path, path.name)
+    for model, file, message in ((RectifiedSAM(1., 0., 10., 1., 0.05, 0.02), "rectified_lnp.pt", "T must be 1 for an activation model"),
+                                 (RectifiedLNP(1., 0., 10, 5., 1., 0.1, 0.), "bernoulli_glm.pt", "does not hold a RectifiedLNP")):
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        with pytest.raises(ValueError, match=re.escape(f"'{file}'")) as raised: model.load(file)
+        assert message in str(raised.value) and "weights_only" not in str(raised.value)
+        assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
