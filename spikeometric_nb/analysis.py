@@ -10,13 +10,15 @@ __all__ = ['firing_rates', 'mean_rate', 'network_rates', 'isis', 'isi_cv', 'psth
 import torch
 import matplotlib.pyplot as plt
 from torch_geometric.data import Data
-from .datasets import check_count, check_finite, check_weight_matrix
+from .datasets import check_count, check_finite, check_positive, check_weight_matrix
 
 # %% ../nbs/07_analysis.ipynb #e0b599a8
-def _check_spikes(spikes, dt=None):
+_NO_DT = object()   # for the functions that take no dt
+
+def _check_spikes(spikes, dt=_NO_DT):
     if not isinstance(spikes, torch.Tensor) or spikes.ndim != 2:
         raise ValueError(f"spikes must be a [n_neurons, n_steps] tensor, got {getattr(spikes, 'shape', type(spikes).__name__)}")
-    if dt is not None and not dt > 0: raise ValueError(f"dt must be > 0 (ms), got {dt}")
+    if dt is not _NO_DT: check_positive(dt, "dt")   # a finite number of ms > 0
 
 def firing_rates(spikes:torch.Tensor, # spike counts [n_neurons, n_steps]
                  dt:float, # time step in ms
@@ -36,6 +38,8 @@ def network_rates(spikes:torch.Tensor, # spike counts of a batch [n_networks * n
                   n_networks:int, # number of equally sized networks stacked in node order
                  ) -> torch.Tensor: # rate of each network in Hz [n_networks]
     "Mean rate of each network of a batch, in Hz."
+    _check_spikes(spikes, dt)
+    n_networks = check_count(n_networks, "n_networks", 1)
     if spikes.shape[0] % n_networks: raise ValueError(f"n_networks={n_networks} does not divide the {spikes.shape[0]} neurons")
     return firing_rates(spikes, dt).reshape(n_networks, -1).mean(dim=1)
 
@@ -196,6 +200,8 @@ def tuning_curve(estimates:torch.Tensor, # rate estimate in Hz of each epoch, as
                  **kwargs, # passed to `ax.plot`
                 ):
     "Estimated firing rate (Hz) against tuning epoch, with the target rate marked."
+    if not isinstance(estimates, (torch.Tensor, list, tuple)):
+        raise TypeError(f"estimates must be a 1-D tensor of rates in Hz [n_epochs], got {type(estimates).__name__}")
     estimates = torch.as_tensor(estimates).detach().cpu().float()
     if estimates.ndim != 1 or len(estimates) == 0: raise ValueError(f"estimates must be a non-empty 1-D tensor [n_epochs], got shape {tuple(estimates.shape)}")
     if ax is None: _, ax = plt.subplots(figsize=(6, 4))

@@ -18,8 +18,11 @@ from torch_geometric.loader import DataLoader
 def check_weight_matrix(W, # candidate square weight matrix [N, N]
                         source="W0", # what to call it in an error message (a file name, say)
                        ) -> torch.Tensor: # `W` as a float tensor
-    "Return `W` as a float tensor, or raise ValueError if it is not a finite square matrix."
-    W = torch.as_tensor(W)
+    "Return `W` as a float tensor, or raise TypeError/ValueError if it is not a finite square matrix."
+    if not isinstance(W, (torch.Tensor, np.ndarray, list, tuple)):
+        raise TypeError(f"{source}: a connectivity matrix must be a tensor or an array [N, N], got {type(W).__name__}")
+    try: W = torch.as_tensor(W)
+    except (TypeError, ValueError, RuntimeError) as error: raise TypeError(f"{source}: a connectivity matrix must hold numbers ({error})") from None
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise ValueError(f"{source}: a connectivity matrix must be square [N, N], got shape {tuple(W.shape)}")
     W = W.to(torch.float32)   # the engine computes in float32; a .npy matrix is float64
@@ -40,7 +43,9 @@ def check_count(value, # the number to check
                 name:str, # argument name for the error message
                 minimum:int=1, # smallest accepted value
                ) -> int:
-    "`value` as an int, or ValueError naming `name` if it is not an integer >= `minimum`."
+    "`value` as an int, or ValueError naming `name` if it is not an integer >= `minimum` (a one-element integer tensor counts, as 1.0.3 keeps them)."
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() and not value.is_complex() and value.dtype != torch.bool:
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
@@ -48,7 +53,8 @@ def check_count(value, # the number to check
 def check_finite(value, # the number to check
                  name:str, # argument name for the error message
                 ) -> float:
-    "`value` as a float, or ValueError naming `name` if it is not a finite number."
+    "`value` as a float, or ValueError naming `name` if it is not a finite number (a string or a bool is not one)."
+    if isinstance(value, (str, bytes, bool, np.bool_)): raise TypeError(f"{name} must be a number, got {value!r}")
     try: value = float(value)
     except (TypeError, ValueError): raise TypeError(f"{name} must be a number, got {value!r}") from None
     if value != value or value in (float("inf"), float("-inf")): raise ValueError(f"{name} must be finite, got {value}")
@@ -82,7 +88,9 @@ def load_tensors(path, # a file written by torch.save
         with warnings.catch_warnings():   # torch notes the pickle protocol of files it did not write itself
             warnings.simplefilter("ignore", UserWarning)
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as error:
+        if "GLOBAL" not in str(error):   # no Python object to refuse: bytes that are not a pickle at all
+            raise ValueError(f"path: {where} is not a complete file written by torch.save (corrupt or another format); it should hold {what}") from None
         raise ValueError(f"path: {where} holds Python objects other than tensors, which are refused (loading them could run code); "
                          f"it should hold {what}") from None
     except Exception as error:
@@ -231,9 +239,7 @@ class MexicanHatGenerator(ConnectivityGenerator):
                  sigma_2:float, # width of the second Gaussian, in neurons (> 0)
                 ):
         self.n_neurons = check_count(n_neurons, "n_neurons", 2)
-        for name, sigma in (("sigma_1", sigma_1), ("sigma_2", sigma_2)):
-            if not sigma > 0: raise ValueError(f"{name} must be > 0, got {sigma}")
-        self.a, self.sigma_1, self.sigma_2 = check_finite(a, "a"), check_finite(sigma_1, "sigma_1"), check_finite(sigma_2, "sigma_2")
+        self.a, self.sigma_1, self.sigma_2 = check_finite(a, "a"), check_positive(sigma_1, "sigma_1"), check_positive(sigma_2, "sigma_2")
 
     def generate_W0(self) -> torch.Tensor:
         "The ring's weight matrix [N, N] (the same every time)."
@@ -248,8 +254,10 @@ def _natural_key(path:Path):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 def _load_matrix(path:Path):
-    try: W = torch.from_numpy(np.load(path)) if path.suffix == ".npy" else torch.load(path, weights_only=True)
-    except Exception as error: raise ValueError(f"{path}: cannot be read as a square weight matrix ({error})") from error
+    if path.suffix == ".pt": W = load_tensors(path, "a square weight matrix")
+    else:
+        try: W = torch.from_numpy(np.load(path, allow_pickle=False))
+        except Exception as error: raise ValueError(f"{path}: cannot be read as a square weight matrix ({type(error).__name__}: {error})") from None
     if not isinstance(W, torch.Tensor): raise ValueError(f"{path}: holds a {type(W).__name__}, not a square weight matrix")
     return check_weight_matrix(W, source=str(path))
 

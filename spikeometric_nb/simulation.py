@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['SimulationState', 'network_fingerprint', 'check_state_matches', 'SpikeHistory', 'Activation', 'Synapses',
            'EventSynapses', 'EventHistory', 'thread_budget', 'check_network', 'check_stimulus', 'next_stimulus_batch',
-           'stimulus_vector', 'Stepper', 'simulate']
+           'stimulus_vector', 'Stepper', 'events_possible_for', 'simulate']
 
 # %% ../nbs/05_simulation.ipynb #d161b80c
-import hashlib, inspect, warnings
+import hashlib, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 import numpy as np
@@ -82,7 +82,7 @@ def network_fingerprint(data, # a network or a batch
     "A hash of the network's size, edges and weights: what a state or a recording belongs to."
     digest = hashlib.sha256(str(int(data.num_nodes)).encode())
     for tensor in (data.edge_index.to(torch.int64), data.W0.to(torch.float32)):
-        digest.update(memoryview(tensor.detach().cpu().contiguous().numpy()).cast("B"))
+        digest.update(tensor.detach().cpu().contiguous().numpy())   # the buffer itself, not a copy of it
     return digest.hexdigest()[:16]
 
 def check_state_matches(state:SimulationState, # the state to continue
@@ -223,9 +223,8 @@ class Synapses:
 
     def operands(self):
         "(edge_index, W, filter bank or None) from the current parameters."
-        if not self.fast:   # a custom connectivity_filter written for 1.0.3 takes no num_nodes
-            takes_n = "num_nodes" in inspect.signature(self.model.connectivity_filter).parameters
-            W, edge_index = self.model.connectivity_filter(self.W0, self.edge_index, **({"num_nodes": self.n} if takes_n else {}))
+        if not self.fast:   # a custom connectivity_filter, perhaps written for 1.0.3
+            W, edge_index = self.model.filtered_edges(self.W0, self.edge_index, num_nodes=self.n)
             return edge_index, W, None
         self._fixed = None   # the matrix path computes its weights with autograd
         A, edge_index = self.model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
@@ -577,10 +576,14 @@ def propagation(self:Stepper) -> str:
     "How spikes reach the synapses now: 'events' or 'matrix' (the memory says which)."
     return "events" if isinstance(self.memory, EventHistory) else "matrix"
 
+def events_possible_for(model, data) -> bool:
+    "Event-driven propagation needs shared filters and a spike history (not an activation), on the CPU (on CUDA, finding the spikes syncs the device)."
+    return model.uses_shared_filters and not hasattr(model, "update_activation") and not data.edge_index.is_cuda
+
 @patch(as_prop=True)
 def events_possible(self:Stepper) -> bool:
-    "Event-driven propagation needs shared filters and a spike history (not an activation), on the CPU (on CUDA, finding the spikes syncs the device)."
-    return self.synapses.fast and isinstance(self.memory, (SpikeHistory, EventHistory)) and not self.synapses.W0.is_cuda
+    "Whether this run may propagate events (see `events_possible_for`)."
+    return events_possible_for(self.model, self.data)
 
 @patch
 def _compiled_form(self:Stepper) -> dict|None:
@@ -691,6 +694,9 @@ def simulate(model, # a BaseModel
     if propagation not in ("auto", "matrix", "events"): raise ValueError(f'propagation must be "auto", "matrix" or "events", got {propagation!r}')
     if not isinstance(return_state, bool): raise TypeError(f"return_state must be True or False, got {return_state!r}")
     _check_record(record)
+    if propagation == "events" and not events_possible_for(model, data):
+        raise ValueError(f"propagation='events' needs a model on the shared-filter fast path with a spike history, on the CPU; "
+                         f"{type(model).__name__} here is not")
     stepper = Stepper(model, data, state)   # a state of another network, model class or shape is a ValueError here
     if state is not None: stepper.resume(propagation)
     check_stimulus(model, data)

@@ -738,6 +738,33 @@ def test_spike_types():
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# R4: the published stimulus tutorial passes the stimulus to simulate as a keyword, which 1.0.3 accepted and ignored.
+IGNORED_KEYWORDS = NETWORKS + '''
+import torch, warnings
+from spikeometric.models import BernoulliGLM
+from spikeometric.stimulus import RegularStimulus
+
+data = dataset[0]
+model = BernoulliGLM(theta=5., dt=1., coupling_window=5, alpha=0.2, abs_ref_scale=3, abs_ref_strength=-100.,
+                     rel_ref_scale=7, rel_ref_strength=-30., beta=0.5, r=1., rng=torch.Generator().manual_seed(0))
+stimulus = RegularStimulus(strength=2., period=100, tau=5, stop=1000, stimulus_masks=torch.ones(data.num_nodes, dtype=torch.bool))
+model.add_stimulus(stimulus)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    spikes = model.simulate(data, n_steps=1000, stimulus=stimulus)
+messages = [str(w.message) for w in caught]
+'''
+
+
+def test_ignored_simulate_keywords():
+    "R4: code that passes 1.0.3's ignored keywords still runs, and is told they have no effect."
+    ns = run_1_0_3(IGNORED_KEYWORDS)
+    assert ns["spikes"].shape == (ns["data"].num_nodes, 1000)
+    if ns["messages"]:   # this library (1.0.3 itself ignores them silently)
+        assert any("simulate: stimulus has no effect and is ignored" in m and "model.add_stimulus" in m for m in ns["messages"]), ns["messages"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # R5: model files written by 1.0.3's `save` (tests/fixtures/make_1_0_3_fixtures.py) load into models built with other
 # arguments and become the saved models.
 FIXTURES = Path(__file__).parent / "fixtures" / "spikeometric_1_0_3"

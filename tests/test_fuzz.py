@@ -13,8 +13,7 @@ Entry points: the generators (`NormalGenerator`, `UniformGenerator`, `MexicanHat
 `generate_W0`, `save`), `ConnectivityDataset`, every model class, every stimulus class, `add_stimulus`, `set_tunable`,
 `save`/`load`, `simulate` (data, n_steps, verbose, equilibration_steps, store_as_dtype, propagation), `tune`, and the
 analysis functions. Networks are small (≤ 12 neurons), runs short (≤ 30 steps); about 30 s on a 2-core CPU.
-Defects this found outside the notebooks of the models, stimuli and tuning are pinned by the `xfail(strict=True)` tests
-at the end (they pass once fixed, and then the marker must go) and kept out of the random draws meanwhile.
+The tests at the end pin defects this found (each named an argument too late, or not at all); they are fixed.
 """
 import math, os, tempfile, warnings
 from pathlib import Path
@@ -40,7 +39,7 @@ SETTINGS = settings(max_examples=int(os.environ.get("SPIKEOMETRIC_NB_FUZZ_EXAMPL
 # ---------------------------------------------------------------------------------------------------------------------
 # Values
 
-NOT_A_NUMBER = st.sampled_from(["one", None, [1.0], {}, object(), torch.ones(2), 1j])   # "1" is a known defect: test_numeric_strings_refused
+NOT_A_NUMBER = st.sampled_from(["one", "1", None, [1.0], {}, object(), torch.ones(2), 1j])
 NON_FINITE = st.sampled_from([float("nan"), float("inf"), -float("inf")])
 BAD_NUMBER = st.one_of(NOT_A_NUMBER, NON_FINITE)
 BAD_STEPS = st.one_of(st.sampled_from([-1, 2.5, "3", None, float("nan"), float("inf"), torch.tensor([1, 2]), True]))
@@ -131,10 +130,9 @@ GENERATORS = {
                           glorot=(st.booleans(), None), rng=(rngs(), BAD_RNG)),
     UniformGenerator: dict(n_neurons=(EVEN_N, BAD_COUNT), low=(finite(-5., -0.1), BAD_NUMBER), high=(finite(0.1, 5.), BAD_NUMBER),
                            sparsity=(st.floats(0., 1.), st.one_of(BAD_NUMBER, st.sampled_from([-0.1, 1.1]))), rng=(rngs(), BAD_RNG)),
-    # sigma_1/sigma_2 of the wrong type are a known defect (test_mexican_hat_sigma_of_wrong_type_names_it): only range errors here
     MexicanHatGenerator: dict(n_neurons=(st.integers(2, 12), BAD_COUNT), a=(finite(), BAD_NUMBER),
-                              sigma_1=(positive(), st.sampled_from([0., -1., float("nan")])),
-                              sigma_2=(positive(), st.sampled_from([0., -1., float("nan")]))),
+                              sigma_1=(positive(), st.one_of(BAD_NUMBER, st.sampled_from([0., -1.]))),
+                              sigma_2=(positive(), st.one_of(BAD_NUMBER, st.sampled_from([0., -1.])))),
 }
 
 
@@ -164,8 +162,7 @@ class Payload:
     def __reduce__(self): return (os.system, (f"touch {self.marker}",))
 
 
-# A bad file in a dataset folder: (what it holds, a word the error must contain). Pickled payloads are a known defect
-# of ConnectivityDataset (its message advises weights_only=False: test_dataset_refuses_pickles_without_advice).
+# A bad file in a dataset folder: (what it holds, a word the error must contain); pickled payloads: test_dataset_refuses_pickles_without_advice.
 BAD_FILES = {
     "non-square": (lambda path: torch.save(torch.ones(3, 4), path), "square"),
     "nan": (lambda path: torch.save(torch.full((3, 3), float("nan")), path), "finite"),
@@ -393,19 +390,24 @@ def runnable(draw, classes=tuple(MODEL_SPECS)):
 def test_simulate(prepared, draw):
     model, data, sizes = prepared
     spec = dict(n_steps=(st.integers(1, 30), BAD_COUNT), verbose=(st.booleans(), None),
-                equilibration_steps=(st.integers(0, 20), st.sampled_from([-1, 1.5, "3", None])),
+                equilibration_steps=(st.one_of(st.integers(0, 20), st.none()), st.sampled_from([-1, 1.5, "3"])),
                 store_as_dtype=(st.sampled_from([torch.int, torch.int64, torch.float, torch.float64]), st.sampled_from(["int", int, 3, None])),
-                propagation=(st.sampled_from(["auto", "matrix", "events"]), st.sampled_from(["fast", 1, None])))
+                propagation=(st.sampled_from(["auto", "matrix", "events"]), st.sampled_from(["fast", 1, None])),
+                record=(st.sampled_from(["dense", "events"]), st.sampled_from(["sonata", 3, None])),
+                return_state=(st.booleans(), st.sampled_from(["yes", 1, None])),
+                state=(st.none(), st.sampled_from(["state", 3, torch.zeros(3)])))
     kwargs, bad = draw.draw(arguments(spec))
     if draw.draw(st.integers(0, 5)) == 0: data, bad = spoil(data, draw.draw(BAD_DATA)), bad + ["data"]
-    if kwargs["propagation"] == "events" and hasattr(model, "update_activation"):   # refused only after work: a known defect,
-        kwargs["propagation"] = "auto"                                                 # test_events_refused_before_any_work
+    if kwargs["propagation"] == "events" and hasattr(model, "update_activation"): bad = bad + ["propagation"]   # an SA model has no events
     inputs, state = snapshot((data, kwargs)), model_state(model)
-    spikes = outcome(lambda: model.simulate(data, **kwargs), bad, allowed=RUNAWAY)
+    result = outcome(lambda: model.simulate(data, **kwargs), bad, allowed=RUNAWAY)
     assert unchanged(inputs, (data, kwargs))
     if bad: assert same_state(state, model_state(model)), "a call with invalid arguments did work"
-    if spikes is not None:
+    if result is not None:
+        spikes, run_state = result if kwargs["return_state"] else (result, None)
+        if kwargs["record"] == "events": spikes = spikes.to_dense(torch.int64).to(kwargs["store_as_dtype"])
         assert spikes.shape == (data.num_nodes, kwargs["n_steps"]) and spikes.dtype == kwargs["store_as_dtype"] and (spikes >= 0).all()
+        if run_state is not None: assert run_state.clock == kwargs["n_steps"] and run_state.fingerprint["n_neurons"] == data.num_nodes
 
 
 @SETTINGS
@@ -504,12 +506,10 @@ def test_analysis(name, draw):
 # ---------------------------------------------------------------------------------------------------------------------
 # Defects found outside the model, stimulus and tuning notebooks: each fails today; remove the marker once it passes.
 
-@pytest.mark.xfail(strict=True, reason="nbs/00_datasets.ipynb: MexicanHatGenerator compares sigma > 0 before checking it is a number")
 def test_mexican_hat_sigma_of_wrong_type_names_it():
     with pytest.raises((ValueError, TypeError), match="sigma_1"): MexicanHatGenerator(10, a=1., sigma_1="7", sigma_2=7.)
 
 
-@pytest.mark.xfail(strict=True, reason="nbs/00_datasets.ipynb: _load_matrix passes torch's error on, which advises weights_only=False")
 def test_dataset_refuses_pickles_without_advice(tmp_path):
     torch.save(Payload(tmp_path / "ran"), tmp_path / "0.pt")
     with pytest.raises(ValueError) as raised: ConnectivityDataset(tmp_path)
@@ -517,8 +517,6 @@ def test_dataset_refuses_pickles_without_advice(tmp_path):
     assert "0.pt" in str(raised.value) and "weights_only" not in str(raised.value)
 
 
-@pytest.mark.xfail(strict=True, reason="nbs/05_simulation.ipynb: simulate(propagation='events') on an SA model builds the Stepper "
-                                       "(drawing the random initial state from the model's generator) before refusing")
 def test_events_refused_before_any_work():
     model = RectifiedSAM(lambda_0=1., theta=0., tau=10., dt=1., r=0.1, b=0.1, rng=torch.Generator().manual_seed(0))
     network = NormalGenerator(10, mean=0., std=1., rng=torch.Generator().manual_seed(0)).generate(1)[0]
@@ -527,33 +525,28 @@ def test_events_refused_before_any_work():
     assert torch.equal(model.rng.get_state(), before)
 
 
-@pytest.mark.xfail(strict=True, reason="nbs/00_datasets.ipynb: check_finite takes float(value), so the string '100' passes as 100.0")
 def test_numeric_strings_refused():
     with pytest.raises((ValueError, TypeError), match="lambda_0"):
         RectifiedLNP(lambda_0="100", theta=1e-4, T=20, tau=10., dt=0.1, r=0.0025, b=0.001)
 
 
-@pytest.mark.xfail(strict=True, reason="nbs/07_analysis.ipynb: _check_spikes compares dt > 0 without checking it is a finite number")
 def test_analysis_dt_checked():
     spikes = torch.ones(3, 10, dtype=torch.int32)
     for dt in ("one", None, float("inf")):
         with pytest.raises((ValueError, TypeError), match="dt"): analysis.firing_rates(spikes, dt)
 
 
-@pytest.mark.xfail(strict=True, reason="nbs/07_analysis.ipynb: network_rates takes spikes.shape % n_networks before any check")
 def test_network_rates_checks_its_arguments():
     with pytest.raises((ValueError, TypeError), match="n_networks"): analysis.network_rates(torch.ones(4, 10), 1.0, 0)
     with pytest.raises((ValueError, TypeError), match="spikes"): analysis.network_rates([[0, 1]], 1.0, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="nbs/00_datasets.ipynb: check_weight_matrix calls torch.as_tensor before any check (used by weight_heatmap)")
 def test_weight_heatmap_names_W():
     for W in ("W", None):
         with pytest.raises((ValueError, TypeError), match="W"): analysis.weight_heatmap(W)
     plt.close("all")
 
 
-@pytest.mark.xfail(strict=True, reason="nbs/07_analysis.ipynb: tuning_curve calls torch.as_tensor(estimates) before any check")
 def test_tuning_curve_names_estimates():
     with pytest.raises((ValueError, TypeError), match="estimates"): analysis.tuning_curve("x")
     plt.close("all")
