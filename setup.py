@@ -33,9 +33,10 @@ setuptools.setup(
     include_package_data=True,
     python_requires='>=' + cfg['min_python'],
     install_requires=cfg['requirements'].split(),
-    # `io`: the file formats (spikeometric_nb.io), also part of `dev`, whose notebooks test them.
+    # `io`: the file formats (spikeometric_nb.io); `ray`: sweeps on Ray; both also part of `dev`, whose notebooks and tests use them.
     # `bench` names the baseline only; it must be installed with --no-deps (its pins break numpy), see `make bench`.
-    extras_require={'dev': cfg['dev_requirements'].split(), 'io': cfg['io_requirements'].split(), 'bench': ['spikeometric==1.0.3']},
+    extras_require={'dev': cfg['dev_requirements'].split(), 'io': cfg['io_requirements'].split(), 'ray': cfg['ray_requirements'].split(),
+                    'bench': ['spikeometric==1.0.3']},
     zip_safe=False,
     entry_points={'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
 )
