@@ -209,22 +209,23 @@ def run_shard(config:dict, # `Sweep.to_dict()`
     dt = float(events.dt) if events.dt is not None else 1.0
     rates = (per_network / torch.tensor(sizes) / config["n_steps"] / dt * 1000).tolist()
     times = dict(build_s=built - start, tune_s=tuned_at - built, simulate_s=simulated - tuned_at)
+    times.update(start_unix_s=time.time() - (simulated - start), end_unix_s=None)   # when it ran (`_s`: ignored by `same_results`)
     rows = [dict(shard=shard["index"], point=shard["point"], network=shard["first"] + k, file=shard["file"], parameters=shard["parameters"],
                  seeds=seeds, n_neurons=sizes[k], rate_hz=rates[k], tuned=tuned, **times, host=socket.gethostname(), pid=os.getpid(),
                  **_versions()) for k in range(len(sizes))]
     path = Path(config["out"]) / shard["file"]
     write = write_sonata if config["format"] == "sonata" else write_nwb
     write(path, events, network=batch, model=model, metadata=dict(sweep_rows=rows))   # aside (.part), then renamed
-    for row in rows: row["write_s"] = time.perf_counter() - simulated
+    for row in rows: row.update(write_s=time.perf_counter() - simulated, end_unix_s=time.time())
     return dict(shard=shard["index"], file=shard["file"], rows=rows)
 
 # %% ../nbs/11_sweep.ipynb #23a3cd09
 _MANIFEST, _CONFIG = "manifest.json", "sweep.json"
 
 def _write_json_aside(path:Path, value) -> None:
-    "Write JSON to `path` + '.part', then rename: the file is whole or absent."
+    "Write JSON to `path` + '.part', then rename: the file is whole or absent (compact: json's fast encoder)."
     part = path.with_name(path.name + ".part")
-    part.write_text(json.dumps(value, indent=1))
+    part.write_text(json.dumps(value, separators=(",", ":")))
     os.replace(part, path)
 
 def read_manifest(folder, # a sweep's output folder
@@ -269,8 +270,8 @@ class _Ray:
         except ImportError: raise ImportError("executor='ray' needs ray, which is not installed: pip install 'spikeometric_nb[ray]'") from None
         self.ray, self.started = ray, not ray.is_initialized()
         address = address or os.environ.get("RAY_ADDRESS")
-        if self.started: ray.init(address=address, log_to_driver=False) if address else ray.init(num_cpus=workers or os.cpu_count(),
-                                                                                                  include_dashboard=False, log_to_driver=False)
+        quiet = dict(log_to_driver=False, logging_level="ERROR")
+        if self.started: ray.init(address=address, **quiet) if address else ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, **quiet)
         self.task = ray.remote(num_cpus=1, max_retries=3)(run_shard)   # a worker that dies is replaced and its shard run again
     def submit(self, config, shard): return self.task.remote(config, shard)
     def wait_any(self, handles): return self.ray.wait(list(handles), num_returns=1)[0]
@@ -283,12 +284,19 @@ def _initialise_worker():
     "Each local worker steps on one thread: the sweep's parallelism is across shards."
     torch.set_num_threads(1)
 
+def _start_method():
+    "How local workers start: forked from this process (at once, with the library imported) when it runs no other Python thread and can fork; else from a forkserver that has imported the library (its import is paid once per process)."
+    import threading
+    if "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux") and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")   # a worker steps on one thread, so torch's OpenMP pool is never entered after the fork
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["spikeometric_nb.sweep"])
+    return context
+
 def _executor(executor, workers, address):
     "The executor a sweep's `run` asked for, as one of the classes above."
     if executor is None or executor == "local":
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["spikeometric_nb.sweep"])   # workers start from a process that imported torch and the library
-        return _Futures(lambda: concurrent.futures.ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context,
+        return _Futures(lambda: concurrent.futures.ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=_start_method(),
                                                                        initializer=_initialise_worker), owned=True)
     if executor == "ray": return _Ray(workers, address)
     if executor == "inline": return _Futures(_Inline, owned=True)
@@ -329,29 +337,38 @@ def _run(self:Sweep,
         finished = self._finished(manifest)
         shards = self.shards()
         todo = [s for s in shards if s["index"] not in finished]
-        errors, attempts, last_write = {}, {s["index"]: 0 for s in todo}, 0.
-        def write_manifest(force=False):
-            nonlocal last_write
-            if not force and time.perf_counter() - last_write < 2.: return
+        errors, attempts, breaks = {}, {s["index"]: 0 for s in todo}, 0
+        next_write, writing = 0., 0.
+        def write_manifest(force=False):   # at most every 2 s, and never more than 5 % of the time (a manifest of 10^5 rows is large)
+            nonlocal next_write, writing
+            if not force and time.perf_counter() < next_write: return
+            began = time.perf_counter()
             rows = [row for index in sorted(finished) for row in finished[index]]
             _write_json_aside(self.out / _MANIFEST, dict(sweep=config, rows=rows, errors={str(k): v for k, v in sorted(errors.items())}))
-            last_write = time.perf_counter()
+            writing = time.perf_counter() - began
+            next_write = time.perf_counter() + max(2., 20 * writing)
         write_manifest(force=True)   # rows recovered from files join the manifest now
         from tqdm import tqdm
         pending = {pool.submit(config, shard): shard for shard in todo}
         with tqdm(total=len(shards), initial=len(shards) - len(todo), disable=not progress, desc="Sweep shards") as bar:
             while pending:
                 for handle in pool.wait_any(pending):
+                    if handle not in pending: continue   # a future of a pool replaced below
                     shard = pending.pop(handle)
                     try: result = pool.result(handle)
                     except Exception as error:
-                        if pool.lost(error): pending = pool.renew(config, pending)   # a worker died: the others' shards go on elsewhere
+                        if pool.lost(error):   # a worker died: a new pool takes the others' shards
+                            breaks += 1
+                            if breaks > 3: raise RuntimeError(f"the sweep's worker processes keep dying ({error}); if this script is read "
+                                                              f"from stdin, save it to a file (workers import the main module)") from error
+                            pending = pool.renew(config, pending)
                         attempts[shard["index"]] += 1
                         if attempts[shard["index"]] < 2:   # once more: a passing failure (a lost worker, a full disk) gets a second chance
                             pending[pool.submit(config, shard)] = shard
                             continue
                         errors[shard["index"]] = f"{type(error).__name__}: {str(error)[-2000:]}"
-                    else: finished[shard["index"]] = result["rows"]
+                    else:
+                        finished[shard["index"]], breaks = result["rows"], 0
                     bar.update(1)
                     write_manifest()
         write_manifest(force=True)
