@@ -183,13 +183,15 @@ def _write_sonata_spikes(file, # an h5py.File open for writing
     last = meta["start_step"]
     for neuron, step, count in chunks():
         if not len(step): continue
-        order = np.lexsort((neuron, step))
-        neuron, step, count = neuron[order], step[order], count[order]
+        if bool((np.diff(step) < 0).any()):   # a simulation's events come in time order already: then no sort is needed
+            order = np.argsort(step, kind="stable")
+            neuron, step, count = neuron[order], step[order], count[order]
         if step[0] < last: raise ValueError(f"chunks must come in time order: step {step[0]} follows step {last}")
         last, written, more = step[-1], len(timestamps), int(count.sum())
+        repeat = (lambda values: values) if more == len(count) else (lambda values: np.repeat(values, count))   # counts > 1: c spikes
         for dataset, values in ((timestamps, step * meta["dt"]), (node_ids, neuron.astype(np.uint64))):
             dataset.resize((written + more,))
-            dataset[written:] = np.repeat(values, count)
+            dataset[written:] = repeat(values)
 
 # %% ../nbs/10_io.ipynb #e17a14c6
 def _write_sonata_network(file, # an h5py.File open for writing
@@ -377,6 +379,7 @@ def _spike_time_blocks(chunks, # a function returning an iterator over (neuron, 
     try:
         for neuron, step, count in chunks():   # pass 2: each chunk's events to their blocks' files, in time order
             which = np.searchsorted(his, neuron, side="right")
+            if len(blocks) < 2**16: which = which.astype(np.uint16)   # small keys: numpy's stable sort is then a radix sort
             order = np.argsort(which, kind="stable")
             bounds = np.searchsorted(which[order], np.arange(len(blocks) + 1))
             for b in np.flatnonzero(np.diff(bounds)):
@@ -390,8 +393,12 @@ def _spike_time_blocks(chunks, # a function returning an iterator over (neuron, 
     for path in paths:
         records = np.fromfile(path, dtype=_EVENT_RECORD)
         path.unlink()
-        order = np.argsort(records["neuron"], kind="stable")   # by neuron, each neuron's events still in time order
-        times = np.repeat(records["step"][order], records["count"][order]) * seconds_per_step
+        if not len(records): continue
+        key = records["neuron"] - records["neuron"].min()
+        if int(key.max()) < 2**16: key = key.astype(np.uint16)   # small keys: a radix sort
+        order = np.argsort(key, kind="stable")                  # by neuron, each neuron's events still in time order
+        step, count = records["step"][order], records["count"][order]
+        times = (step if int(count.max()) == 1 else np.repeat(step, count)) * seconds_per_step
         if len(times): yield start, times
         start += len(times)
 
