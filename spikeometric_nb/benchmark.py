@@ -584,11 +584,12 @@ def _sweep_ratios(runs:list) -> dict:
     by = {(r["executor"], r["workers"]): r for r in runs if isinstance(r, dict) and "error" not in r}
     one, two, ray = by.get(("local", 1)), by.get(("local", 2)), by.get(("ray", 2))
     nps = lambda r, kind="": _get(r, "networks_per_s" + kind)
+    slowed = _ratio(_get(one, "shard_compute_s"), _get(two, "shard_compute_s"))   # a shard alone ÷ with both cores busy
     return dict(two_over_one=_ratio(nps(two), nps(one)), two_over_one_busy=_ratio(nps(two, "_busy"), nps(one, "_busy")),
                 ray_over_pool=_ratio(nps(ray), nps(two)), ray_over_pool_busy=_ratio(nps(ray, "_busy"), nps(two, "_busy")),
                 ray_over_pool_end_to_end=_ratio(nps(ray, "_end_to_end"), nps(two)),
                 # what 2 workers could reach with an executor that cost nothing: a shard slows when both cores are busy
-                two_over_one_machine=_ratio(2 * _get(one, "shard_compute_s"), _get(two, "shard_compute_s")))
+                two_over_one_machine=None if slowed is None else 2 * slowed)
 
 def bench_sweep(run:_Runner, quick:bool=False, configs:list=SWEEP_CONFIGS, repeats:int=5) -> dict:
     "(g) A sweep on each executor of `configs` [(executor, workers)], `repeats` rounds interleaved, each run in a fresh process; the fastest run of each."
