@@ -10,7 +10,7 @@ __all__ = ['firing_rates', 'mean_rate', 'network_rates', 'isis', 'isi_cv', 'psth
 import torch
 import matplotlib.pyplot as plt
 from torch_geometric.data import Data
-from .datasets import check_count, check_finite, check_positive, check_weight_matrix
+from .checks import check_count, check_finite, check_positive, check_weight_matrix
 
 # %% ../nbs/07_analysis.ipynb #e0b599a8
 _NO_DT = object()   # for the functions that take no dt

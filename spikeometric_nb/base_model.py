@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from fastcore.basics import patch
 from torch_geometric.nn import MessagePassing
-from .datasets import check_finite, load_tensors, make_rng
+from .checks import check_finite, load_tensors, make_rng
 
 # %% ../nbs/01_base_model.ipynb #d3fb9ae0
 def _no_stimulus(t): return 0.0

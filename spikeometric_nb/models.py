@@ -8,7 +8,7 @@ __all__ = ['ExponentialCouplingModel', 'RectifiedLNP', 'PoissonGLM', 'BernoulliG
 # %% ../nbs/02_models.ipynb #06ac6cc6
 import torch
 from torch import nn
-from .datasets import check_finite, check_positive
+from .checks import check_finite, check_positive
 from .base_model import BaseModel, check_steps, frozen_parameter
 from .sa_models import SAModel, RectifiedSAM, ThresholdSAM   # so that every model imports from here, as in 1.0.3
 

@@ -8,7 +8,7 @@ __all__ = ['SAModel', 'RectifiedSAM', 'ThresholdSAM']
 # %% ../nbs/03_sa_models.ipynb #b9b07d6e
 import math
 import torch
-from .datasets import check_finite, check_positive
+from .checks import check_finite, check_positive
 from .base_model import BaseModel, frozen_parameter, shared_filters
 
 # %% ../nbs/03_sa_models.ipynb #a1d12472

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 from tqdm import tqdm
-from .datasets import check_count, load_tensors
+from .checks import check_count, load_tensors
 from .compiled_loop import CompiledLoop, closed_form_of, step_loop_library
 from .recording import DenseRecord, EventRecord, largest_count
 

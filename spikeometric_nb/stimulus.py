@@ -9,7 +9,7 @@ __all__ = ['BaseStimulus', 'MaskedStimulus', 'RegularStimulus', 'SinStimulus', '
 import math
 import torch
 from torch import nn
-from .datasets import check_count, check_finite, check_positive, load_tensors, make_rng
+from .checks import check_count, check_finite, check_positive, load_tensors, make_rng
 from .base_model import check_steps
 
 # %% ../nbs/04_stimulus.ipynb #605bcba4

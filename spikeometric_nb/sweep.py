@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch_geometric.data import Batch
-from .datasets import check_count
+from .checks import check_count
 from .tuning import resolve_tunable
 from fastcore.imports import in_ipython
 

@@ -9,7 +9,7 @@ __all__ = ['resolve_tunable', 'ConvergenceWarning', 'tune']
 import copy, math, os, sys, warnings
 import torch
 from tqdm import tqdm
-from .datasets import check_count, check_positive
+from .checks import check_count, check_positive
 from .simulation import Stepper, check_network, check_stimulus, next_stimulus_batch, thread_budget
 
 # %% ../nbs/06_tuning.ipynb #22adaf8e

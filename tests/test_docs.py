@@ -1,12 +1,12 @@
 """The documentation site: `tools/docs.py` builds it from the notebooks, a server on 127.0.0.1 serves
-_docs/, and headless Chromium reads every page. What is asserted comes from the rendered DOM: the
-title, images that loaded, internal links that resolve (a missing #anchor is a warning), the
+_docs/, and headless Chromium (Debian's, driven through playwright) reads every page. What is
+asserted comes from the rendered DOM: the title, images that loaded, internal links that resolve (a missing #anchor is a warning), the
 navigation bar, nothing loaded from outside the site, typeset equations; on the index and the
 tutorials also at least one figure and no traceback. One full-page screenshot per page goes to
 _docs/screenshots/ for people to look at.
 
 The site is built once for this module (every notebook is executed: about 6 minutes on 2 cores)."""
-import base64, functools, http.server, json, os, shutil, subprocess, sys, tempfile, threading, time, urllib.request, warnings
+import functools, http.server, os, shutil, subprocess, sys, threading, time, warnings
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,8 @@ from docs import find_pages  # noqa: E402
 
 PAGES = find_pages()
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1280,900"]
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars"]
 
 
 def _for_readers(page) -> bool:
@@ -54,48 +54,6 @@ def server(site):
     thread.join(10)
 
 
-class Tab:
-    "The smallest Chrome DevTools Protocol client: commands, one event to wait for, JavaScript to evaluate."
-    def __init__(self, ws_url):
-        import websocket
-        self.ws = websocket.create_connection(ws_url, timeout=120, suppress_origin=True)
-        self.n, self.events = 0, []
-
-    def send(self, method, **params):
-        self.n += 1
-        self.ws.send(json.dumps({"id": self.n, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == self.n:
-                if "error" in msg: raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-            self.events.append(msg.get("method"))
-
-    def wait_for(self, event, timeout=60):
-        deadline = time.time() + timeout
-        while event not in self.events:
-            assert time.time() < deadline, f"no {event} within {timeout} s"
-            self.events.append(json.loads(self.ws.recv()).get("method"))
-        self.events.clear()
-
-    def evaluate(self, js):
-        res = self.send("Runtime.evaluate", expression=js, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in res: raise RuntimeError(res["exceptionDetails"])
-        return res["result"].get("value")
-
-    def open(self, url):
-        self.events.clear()
-        self.send("Page.navigate", url=url)
-        self.wait_for("Page.loadEventFired")
-
-    def screenshot(self, path: Path, max_height=20000):
-        "The whole page, 1280 px wide."
-        height = min(int(self.send("Page.getLayoutMetrics")["cssContentSize"]["height"]), max_height)
-        shot = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1})
-        path.write_bytes(base64.b64decode(shot["data"]))
-
-
 @pytest.fixture(scope="module")
 def chromium():
     "Checked before the site is built."
@@ -107,25 +65,16 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def tab(chromium, server):
-    with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.Popen([chromium, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    "A page of Debian's Chromium driven by playwright (it cannot download its own browsers here)."
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=FLAGS)
         try:
-            port_file, deadline = Path(profile) / "DevToolsActivePort", time.time() + 60
-            while not (port_file.exists() and port_file.read_text().strip()):
-                assert proc.poll() is None and time.time() < deadline, "chromium did not start"
-                time.sleep(0.2)
-            port = int(port_file.read_text().split()[0])
-            targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
-            t = Tab(next(x["webSocketDebuggerUrl"] for x in targets if x["type"] == "page"))
-            t.send("Page.enable")
-            t.send("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
-            yield t
-            t.ws.close()
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+            page.set_default_timeout(120_000)
+            yield page
         finally:
-            proc.terminate()
-            try: proc.wait(20)
-            except subprocess.TimeoutExpired: proc.kill(); proc.wait()
+            browser.close()
 
 
 # Runs in the page once it has loaded: waits for MathJax and the images, then reads the DOM.
@@ -169,9 +118,9 @@ INSPECT = r"""(async () => {
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.html.as_posix() for p in PAGES])
 def test_page_in_browser(page, tab, server, site):
-    tab.open(server + page.html.as_posix())
+    tab.goto(server + page.html.as_posix(), wait_until="load")
     dom = tab.evaluate(INSPECT)
-    tab.screenshot(site / "screenshots" / (page.html.as_posix().replace("/", "_").removesuffix(".html") + ".png"))
+    tab.screenshot(path=site / "screenshots" / (page.html.as_posix().replace("/", "_").removesuffix(".html") + ".png"), full_page=True)
 
     assert dom["title"] == page.title and dom["h1"].startswith(page.title), (dom["title"], dom["h1"], page.title)
     if _for_readers(page):
@@ -192,6 +141,6 @@ def test_page_in_browser(page, tab, server, site):
 
 
 def test_index_links_every_page(tab, server):
-    tab.open(server + "index.html")
+    tab.goto(server + "index.html", wait_until="load")
     hrefs = set(tab.evaluate("[...document.querySelectorAll('main a[href]')].map(a => a.getAttribute('href'))"))
     assert {p.html.as_posix() for p in PAGES if p.html.as_posix() != "index.html"} <= hrefs

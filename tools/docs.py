@@ -28,9 +28,12 @@ from nbclient.exceptions import CellExecutionError
 from nbconvert.exporters import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbdev.config import get_config
-from nbdev.doclinks import _nbpath2html, nbglob
-from nbdev.frontmatter import _fm2dict, _md2dict
-from nbdev.processors import FilterDefaults, exec_show_docs, _do_eval, _show_docs
+from nbdev.doclinks import nbglob
+from nbdev.processors import FilterDefaults, exec_show_docs
+# nbdev 2.4.14 keeps these private; each is what nbdev_docs itself does, so the pages match quarto's:
+from nbdev.doclinks import _nbpath2html          # a notebook's page name (strips the number prefix, as quarto's site does)
+from nbdev.frontmatter import _fm2dict, _md2dict # the title and description from a raw front-matter cell or the first "# title" cell
+from nbdev.processors import _do_eval, _show_docs # whether a cell runs in the docs (`#| eval: false`) and holds show_doc calls
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tools"
