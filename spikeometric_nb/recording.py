@@ -57,7 +57,8 @@ class SpikeEvents:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
                 raise ValueError(f"{name} must be an integer >= {lowest}, got {value!r}")
         self.n_neurons, self.n_steps, self.start_step = int(n_neurons), int(n_steps), int(start_step)
-        if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0): raise ValueError(f"dt must be > 0 (ms) or None, got {dt!r}")
+        if dt is not None and (isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating)) and math.isfinite(dt) and dt > 0)):
+            raise ValueError(f"dt must be a number > 0 (ms) or None, got {dt!r}")   # True is an int to Python, not a step length
         self.dt = None if dt is None else float(dt)
         if len(self.neuron):
             for name, column, low, high in (("neuron", self.neuron, 0, self.n_neurons - 1), ("count", self.count, 1, None),
