@@ -10,6 +10,7 @@ import io, json, math, os, shutil
 from pathlib import Path
 import numpy as np
 import torch
+from .checks import check_count, check_positive
 
 # %% ../nbs/09_recording.ipynb #4f56fdc3
 def largest_count(dtype:torch.dtype, # a torch dtype for spike counts
@@ -53,13 +54,9 @@ class SpikeEvents:
         self.neuron, self.step, self.count = _column(neuron, "neuron", torch.int64), _column(step, "step", torch.int64), _column(count, "count", torch.int32)
         if not len(self.neuron) == len(self.step) == len(self.count):
             raise ValueError(f"neuron, step and count must have one entry per event, got {len(self.neuron)}, {len(self.step)}, {len(self.count)}")
-        for name, value, lowest in (("n_neurons", n_neurons, 1), ("n_steps", n_steps, 0), ("start_step", start_step, 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-                raise ValueError(f"{name} must be an integer >= {lowest}, got {value!r}")
-        self.n_neurons, self.n_steps, self.start_step = int(n_neurons), int(n_steps), int(start_step)
-        if dt is not None and (isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating)) and math.isfinite(dt) and dt > 0)):
-            raise ValueError(f"dt must be a number > 0 (ms) or None, got {dt!r}")   # True is an int to Python, not a step length
-        self.dt = None if dt is None else float(dt)
+        self.n_neurons, self.n_steps = check_count(n_neurons, "n_neurons", 1), check_count(n_steps, "n_steps", 0)
+        self.start_step = check_count(start_step, "start_step", 0)
+        self.dt = None if dt is None else check_positive(dt, "dt")   # ms; a bool or a string is not a step length
         if len(self.neuron):
             for name, column, low, high in (("neuron", self.neuron, 0, self.n_neurons - 1), ("count", self.count, 1, None),
                                             ("step", self.step, self.start_step, self.start_step + self.n_steps - 1)):

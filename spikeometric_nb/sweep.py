@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch
 from .checks import check_count
+from .recording import _write_aside
 from .tuning import resolve_tunable
 from fastcore.imports import in_ipython
 
@@ -224,9 +225,8 @@ _MANIFEST, _CONFIG = "manifest.json", "sweep.json"
 
 def _write_json_aside(path:Path, value) -> None:
     "Write JSON to `path` + '.part', then rename: the file is whole or absent (compact: json's fast encoder)."
-    part = path.with_name(path.name + ".part")
-    part.write_text(json.dumps(value, separators=(",", ":")))
-    os.replace(part, path)
+    text = json.dumps(value, separators=(",", ":"))
+    _write_aside(path, lambda part: part.write_text(text))
 
 def read_manifest(folder, # a sweep's output folder
                  ) -> dict: # {"sweep": configuration, "rows": [one per network], "errors": {shard: message}}
