@@ -9,15 +9,10 @@ __all__ = ['ExponentialCouplingModel', 'RectifiedLNP', 'PoissonGLM', 'BernoulliG
 import torch
 from torch import nn
 from .checks import check_finite, check_positive
-from .base_model import BaseModel, check_steps, frozen_parameter
+from .base_model import BaseModel, ClosedForm, Propagated, check_steps, closed_form_of, frozen_parameter
 from .sa_models import SAModel, RectifiedSAM, ThresholdSAM   # so that every model imports from here, as in 1.0.3
 
 # %% ../nbs/02_models.ipynb #46d41738
-def _closed_form(link:str, sampler:str, **coefficients) -> dict|None:
-    "A `closed_form` with float coefficients a, c, s, m; None if one differs between neurons (the compiled loop takes scalars)."
-    if any(torch.is_tensor(v) and v.numel() != 1 for v in coefficients.values()): return None
-    return dict(link=link, sampler=sampler, **{name: float(v.detach() if torch.is_tensor(v) else v) for name, v in coefficients.items()})
-
 def _filter_steps(T, # filter window in ms
                   dt, # time step in ms
                  ) -> int: # K = round(T / dt)
@@ -93,9 +88,9 @@ class RectifiedLNP(ExponentialCouplingModel):
         "Poisson spike counts with mean μ."
         return torch.poisson(rates, generator=self.rng)
 
-    def closed_form(self) -> dict:
-        "μ = λ₀Δt·relu(r·h + (b − θ) + stimulus), Poisson counts: the step for the compiled loop."
-        return _closed_form("relu", "poisson", a=self.r, c=self.b - self.theta, s=1.0, m=self.lambda_0 * self.dt)
+    # μ = λ₀Δt·relu(r·h + (b − θ) + stimulus), Poisson counts: the step for the compiled loop
+    closed_form = ClosedForm("relu", "poisson", a=lambda model: model.r, c=lambda model: model.b - model.theta,
+                             s=lambda model: 1.0, m=lambda model: model.lambda_0 * model.dt)
 
 # %% ../nbs/02_models.ipynb #a43188fd
 class PoissonGLM(ExponentialCouplingModel):
@@ -126,9 +121,9 @@ class PoissonGLM(ExponentialCouplingModel):
         "Poisson spike counts with mean μ."
         return torch.poisson(rates, generator=self.rng)
 
-    def closed_form(self) -> dict:
-        "μ = (Δt/α)·exp(βr·h + βb + β·stimulus), Poisson counts: the step for the compiled loop."
-        return _closed_form("exp", "poisson", a=self.beta * self.r, c=self.beta * self.b, s=self.beta, m=self.dt / self.alpha)
+    # μ = (Δt/α)·exp(βr·h + βb + β·stimulus), Poisson counts: the step for the compiled loop
+    closed_form = ClosedForm("exp", "poisson", a=lambda model: model.beta * model.r, c=lambda model: model.beta * model.b,
+                             s=lambda model: model.beta, m=lambda model: model.dt / model.alpha)
 
 # %% ../nbs/02_models.ipynb #2e64849e
 class BernoulliGLM(BaseModel):
@@ -210,6 +205,6 @@ class BernoulliGLM(BaseModel):
         "One spike (int32 1) with probability p, else 0, as 1.0.3 gives them."
         return torch.bernoulli(probabilities, generator=self.rng).to(torch.int32)
 
-    def closed_form(self) -> dict:
-        "p = Δt·σ(h − θ + stimulus), Bernoulli spikes: the step for the compiled loop."
-        return _closed_form("sigmoid", "bernoulli", a=1.0, c=-self.theta, s=1.0, m=self.dt)
+    # p = Δt·σ(h − θ + stimulus), Bernoulli spikes: the step for the compiled loop
+    closed_form = ClosedForm("sigmoid", "bernoulli", a=lambda model: 1.0, c=lambda model: -model.theta,
+                             s=lambda model: 1.0, m=lambda model: model.dt)

@@ -5,18 +5,20 @@
 # %% auto #0
 __all__ = ['SimulationState', 'network_fingerprint', 'check_state_matches', 'SpikeHistory', 'Activation', 'Synapses',
            'EventSynapses', 'EventHistory', 'thread_budget', 'check_network', 'check_stimulus', 'next_stimulus_batch',
-           'stimulus_vector', 'Stepper', 'events_possible_for', 'simulate']
+           'stimulus_vector', 'StepMode', 'Stepper', 'events_possible_for', 'simulate']
 
 # %% ../nbs/05_simulation.ipynb #d161b80c
 import hashlib, warnings
 from contextlib import contextmanager
+from enum import Enum
 from dataclasses import dataclass, field, fields
 import numpy as np
 import torch
 from fastcore.basics import patch
 from tqdm import tqdm
 from .checks import check_count, load_tensors
-from .compiled_loop import CompiledLoop, closed_form_of, step_loop_library
+from .base_model import Adjacency, Operands, Propagated, closed_form_of
+from .compiled_loop import CompiledLoop, cores, step_loop_library
 from .recording import DenseRecord, EventRecord, largest_count
 
 # %% ../nbs/05_simulation.ipynb #cdf306d4
@@ -31,7 +33,7 @@ class SimulationState:
     inputs_newest:int = 0                  # the row of the newest u
     trace:torch.Tensor|None = None         # [F, N] float64: running sums of the geometric filters (compiled loop)
     trace_valid:int = 0                    # 1 when `trace` is the sum over the current window
-    loop_rng:torch.Tensor|None = None      # [4] int64: the compiled loop's xoshiro256** state
+    loop_rng:torch.Tensor|None = None      # [1] int64: the key of the compiled loop's random numbers
     activation:torch.Tensor|None = None    # [N, 1]: the synaptic activation s of an activation-state model (instead of spikes)
     steps:int = 0                          # steps run, equilibration included
     clock:int = 0                          # recorded steps: the stimulus time (and event step) of the next recorded step
@@ -221,11 +223,11 @@ class Synapses:
                 self._pattern = (order, cols[order], torch.cat([rows.new_zeros(1), torch.bincount(rows, minlength=self.n).cumsum(0)]))
         return self._pattern
 
-    def operands(self):
-        "(edge_index, W, filter bank or None) from the current parameters."
+    def operands(self) -> Operands:
+        "`Operands` from the current parameters: the edge list and W [E, K] (generic path), or an `Adjacency`, A and the bank."
         if not self.fast:   # a custom connectivity_filter, perhaps written for 1.0.3
             W, edge_index = self.model.filtered_edges(self.W0, self.edge_index, num_nodes=self.n)
-            return edge_index, W, None
+            return Operands(edge_index, W, None)
         self._fixed = None   # the matrix path computes its weights with autograd
         A, edge_index = self.model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
         if self.dense:
@@ -236,7 +238,7 @@ class Synapses:
             with warnings.catch_warnings():   # torch flags CSR tensors as beta; the product used here is stable
                 warnings.simplefilter("ignore", UserWarning)
                 adjacency = torch.sparse_csr_tensor(crow, cols, A.flatten()[order], size=(self.n, self.n * self.n_filters))
-        return adjacency, A, self.model.filter_bank().to(A.device)
+        return Operands(Adjacency(adjacency), A, self.model.filter_bank().to(A.device))
 
     def events(self, fresh:bool=False) -> "EventSynapses":
         "The same synapses by presynaptic neuron, for event-driven propagation (no autograd; built once, or again if `fresh`, from the current parameters)."
@@ -414,6 +416,13 @@ def stimulus_vector(value, # what `model.stimulus_input(t)` returned
     return value.float()
 
 # %% ../nbs/05_simulation.ipynb #d4650085
+class StepMode(str, Enum):
+    "How a `Stepper` runs its steps now; it changes in one place, `Stepper.enter`."
+    MATRIX = "matrix"           # the synaptic sum over all synapses (a matrix product, or PyG's over the edges), Python loop
+    EVENTS = "events"           # only each step's spikes propagated, Python loop
+    COMPILED = "compiled"       # only each step's spikes propagated, in the compiled loop
+    ACTIVATION = "activation"   # an activation-state model: its activation summed over all synapses, Python loop
+
 class Stepper:
     "Runs a model forward on one network, keeping the run's `SimulationState` (spike history or activation) between calls."
     def __init__(self,
@@ -436,7 +445,15 @@ class Stepper:
         self.highest = torch.zeros(n, device=device)                   # running max of μ
         self.phase, self.phase_start, self.checked_at = "step", self.state.steps, self.state.steps
         self.work_per_step = self.synapses.work_per_step(K)
-        self.compiled = None   # a `CompiledLoop` while event-driven steps of a closed-form model run in C
+        self.threads = torch.get_num_threads()   # the most threads a compiled loop may use (torch's setting, as the run begins)
+        self.compiled = None   # the `CompiledLoop` of mode COMPILED
+        self.enter(StepMode.ACTIVATION if self.activation else StepMode.MATRIX)
+
+    def enter(self, mode:StepMode) -> None:
+        "Set the mode: the one place it changes (`switch_to_events` and `switch_to_matrix` prepare the memory for it)."
+        if self.activation != (mode is StepMode.ACTIVATION):
+            raise ValueError(f"a Stepper of {type(self.model).__name__} cannot run in mode {mode.value}")
+        self.mode = mode
 
     @property
     def fingerprint(self) -> dict:
@@ -453,8 +470,8 @@ class Stepper:
         return self.state.steps
 
     @property
-    def operands(self):
-        "(edge_index, W, bank) that `step` hands to the model, at the current parameters without autograd; built on first use."
+    def operands(self) -> Operands:
+        "The `Operands` that `step` hands to the model, at the current parameters without autograd; built on first use."
         if self._operands is None:
             with torch.no_grad(): self._operands = self.synapses.operands()
         return self._operands
@@ -527,7 +544,7 @@ def run(self:Stepper,
     with torch.no_grad():
         for start in range(0, n_steps, _CHUNK):
             stop = min(start + _CHUNK, n_steps)
-            if self.compiled is not None: self._run_compiled(start, stop, recorder, stimulus_time, spike_total)
+            if self.mode is StepMode.COMPILED: self._run_compiled(start, stop, recorder, stimulus_time, spike_total)
             else:
                 chunk = None if recorder is None else torch.zeros(self.synapses.n, stop - start, device=self.synapses.W0.device)
                 for s in range(start, stop):
@@ -569,12 +586,12 @@ def _run_compiled(self:Stepper, start, stop, recorder, stimulus_time, spike_tota
 @patch(as_prop=True)
 def loop(self:Stepper) -> str:
     "Which loop runs the steps now: 'compiled' (C, see `CompiledLoop`) or 'python'."
-    return "python" if self.compiled is None else "compiled"
+    return "compiled" if self.mode is StepMode.COMPILED else "python"
 
 @patch(as_prop=True)
 def propagation(self:Stepper) -> str:
-    "How spikes reach the synapses now: 'events' or 'matrix' (the memory says which)."
-    return "events" if isinstance(self.memory, EventHistory) else "matrix"
+    "How spikes reach the synapses now: 'events' or 'matrix'."
+    return "events" if self.mode in (StepMode.EVENTS, StepMode.COMPILED) else "matrix"
 
 def events_possible_for(model, data) -> bool:
     "Event-driven propagation needs shared filters and a spike history (not an activation), on the CPU (on CUDA, finding the spikes syncs the device)."
@@ -613,13 +630,13 @@ def switch_to_events(self:Stepper,
     if resume and state.loop == "python": form = None   # the Python loop's random streams go on
     with torch.no_grad(): bank = self.model.filter_bank().to(self.synapses.W0.device)
     self.memory = EventHistory(self.synapses.events(fresh), self.memory, replay=form is None, reuse=resume)
-    self._operands = (None, None, bank)
-    state.propagation, state.loop = "events", "python"
-    if form is not None:   # its random numbers are seeded from the model's generator: a run stays reproducible from the model's seed
+    self._operands = Operands(Propagated(), None, bank)
+    if form is not None:   # its random numbers are keyed from the model's generator: a run is reproducible from its seed
         seed = None if resume and state.loop_rng is not None else int(torch.randint(0, 2**62, (1,), generator=self.model.rng))
-        self.compiled = CompiledLoop(step_loop_library(), state, self.memory.events, bank, form, seed, max_count=_MAX_COUNT)
+        self.compiled = CompiledLoop(step_loop_library(), state, self.memory.events, bank, form, seed, max_count=_MAX_COUNT,
+                                     threads=min(self.threads, cores()))
         if not resume: self.compiled.replay()
-        state.loop = "compiled"
+    self.enter(StepMode.EVENTS if form is None else StepMode.COMPILED)
 
 @patch
 def switch_to_matrix(self:Stepper) -> None:
@@ -627,7 +644,8 @@ def switch_to_matrix(self:Stepper) -> None:
     state = self.state
     if self.propagation == "events": self.memory, self._operands, self.compiled = self.memory.history, None, None
     state.inputs = state.trace = state.loop_rng = None   # the event-driven memory is rebuilt from the spikes when it is needed again
-    state.trace_valid, state.propagation, state.loop = 0, "matrix", "python"
+    state.trace_valid = 0
+    self.enter(StepMode.ACTIVATION if self.activation else StepMode.MATRIX)
 
 @patch
 def events_pay_off(self:Stepper, spikes_per_step:float) -> bool:
@@ -647,6 +665,7 @@ def snapshot(self:Stepper) -> SimulationState:
     state.stimulus_rng = rng.get_state() if isinstance(rng, torch.Generator) else None
     state.stimulus_batch = model.stimulus.current_batch if hasattr(model.stimulus, "current_batch") else None
     state.fingerprint = dict(self.fingerprint)
+    state.propagation, state.loop = self.propagation, self.loop
     return state
 
 @patch
