@@ -15,8 +15,10 @@ def check_count(value, # the number to check
                 name:str, # argument name for the error message
                 minimum:int=1, # smallest accepted value
                ) -> int:
-    "`value` as an int, or ValueError naming `name` if it is not an integer >= `minimum` (a one-element integer tensor counts, as 1.0.3 keeps them)."
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() and not value.is_complex() and value.dtype != torch.bool:
+    ("`value` as an int, or ValueError naming `name` if it is not an integer >= `minimum` (a one-element integer "
+     "tensor counts, as 1.0.3 keeps them).")
+    if (isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point()
+            and not value.is_complex() and value.dtype != torch.bool):
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -44,7 +46,8 @@ def make_rng(rng:torch.Generator|None=None, # a generator to use as it is, or No
             ) -> torch.Generator:
     "`rng`, or a new generator seeded from torch's global RNG, so that `torch.manual_seed` makes a run repeatable."
     if rng is None: return torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))
-    if not isinstance(rng, torch.Generator): raise TypeError(f"rng must be a torch.Generator or None, got {type(rng).__name__}")
+    if not isinstance(rng, torch.Generator):
+        raise TypeError(f"rng must be a torch.Generator or None, got {type(rng).__name__}")
     return rng
 
 # %% ../nbs/00_checks.ipynb #323192f3
@@ -55,7 +58,8 @@ def check_weight_matrix(W, # candidate square weight matrix [N, N]
     if not isinstance(W, (torch.Tensor, np.ndarray, list, tuple)):
         raise TypeError(f"{source}: a connectivity matrix must be a tensor or an array [N, N], got {type(W).__name__}")
     try: W = torch.as_tensor(W)
-    except (TypeError, ValueError, RuntimeError) as error: raise TypeError(f"{source}: a connectivity matrix must hold numbers ({error})") from None
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{source}: a connectivity matrix must hold numbers ({error})") from None
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise ValueError(f"{source}: a connectivity matrix must be square [N, N], got shape {tuple(W.shape)}")
     W = W.to(torch.float32)   # the engine computes in float32; a .npy matrix is float64
@@ -67,7 +71,8 @@ def check_weight_matrix(W, # candidate square weight matrix [N, N]
 def load_tensors(path, # a file written by torch.save
                  what:str="a tensor file", # what the file should hold, for the error message
                 ):
-    "The tensors (in dicts, lists, tuples, numbers and strings) saved in `path`, loaded without unpickling arbitrary objects."
+    ("The tensors (in dicts, lists, tuples, numbers and strings) saved in `path`, loaded without unpickling arbitrary "
+     "objects.")
     import pickle, warnings
     where = f"{str(path)!r}"
     if not Path(path).is_file(): raise ValueError(f"path: {where} is not a file; it should hold {what}")
@@ -78,9 +83,12 @@ def load_tensors(path, # a file written by torch.save
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if "GLOBAL" not in str(error):   # no Python object to refuse: bytes that are not a pickle at all
-            raise ValueError(f"path: {where} is not a complete file written by torch.save (corrupt or another format); it should hold {what}") from None
-        raise ValueError(f"path: {where} holds Python objects other than tensors, which are refused (loading them could run code); "
+            raise ValueError(f"path: {where} is not a complete file written by torch.save (corrupt or another format); "
+                             f"it should hold {what}") from None
+        raise ValueError(f"path: {where} holds Python objects other than tensors, which are refused "
+                         f"(loading them could run code); "
                          f"it should hold {what}") from None
     except Exception as error:
-        raise ValueError(f"path: {where} is not a complete file written by torch.save (truncated, corrupt or another format: "
+        raise ValueError(f"path: {where} is not a complete file written by torch.save "
+                         f"(truncated, corrupt or another format: "
                          f"{type(error).__name__}); it should hold {what}") from None

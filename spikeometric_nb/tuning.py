@@ -21,16 +21,23 @@ def resolve_tunable(model, # a BaseModel
     if not available: raise ValueError(f"{type(model).__name__} has no tunable parameters")
     is_stimulus = lambda name: name.startswith("stimulus.")
     if isinstance(tunable_parameters, str) and tunable_parameters in ("all", "model", "stimulus"):
-        names = [n for n in available if tunable_parameters == "all" or is_stimulus(n) == (tunable_parameters == "stimulus")]
-        if not names: raise ValueError(f'tunable_parameters="{tunable_parameters}" selects nothing: the tunable parameters of {type(model).__name__} are {available}')
+        names = [n for n in available
+                 if tunable_parameters == "all" or is_stimulus(n) == (tunable_parameters == "stimulus")]
+        if not names:
+            raise ValueError(f'tunable_parameters="{tunable_parameters}" selects nothing: '
+                             f'the tunable parameters of {type(model).__name__} are {available}')
         return names
     if not isinstance(tunable_parameters, (str, list, tuple)):
-        raise TypeError(f'tunable_parameters must be "all", "model", "stimulus" or a list of names, got {tunable_parameters!r}')
+        raise TypeError(f'tunable_parameters must be "all", "model", "stimulus" or a list of names, '
+                        f'got {tunable_parameters!r}')
     names = [tunable_parameters] if isinstance(tunable_parameters, str) else list(tunable_parameters)
     if len(set(names)) != len(names): raise ValueError(f"tunable_parameters names a parameter twice: {names}")
-    if not names: raise ValueError(f'tunable_parameters is empty; use "all", "model", "stimulus" or names from {available}')
+    if not names:
+        raise ValueError(f'tunable_parameters is empty; use "all", "model", "stimulus" or names from {available}')
     unknown = [n for n in names if n not in available]
-    if unknown: raise ValueError(f"tunable_parameters: unknown or non-tunable {unknown}; tunable parameters of {type(model).__name__}: {available}")
+    if unknown:
+        raise ValueError(f"tunable_parameters: unknown or non-tunable {unknown}; "
+                         f"tunable parameters of {type(model).__name__}: {available}")
     return names
 
 # %% ../nbs/06_tuning.ipynb #bff114fa
@@ -40,14 +47,16 @@ class ConvergenceWarning(UserWarning):
 def _unconverged(estimates:torch.Tensor, # per-epoch rate estimates (Hz) [n_epochs]
                  target:float, # target rate (Hz)
                 ) -> tuple|None: # (mean, standard error, epochs averaged, still approaching) if it missed the target
-    "The last quarter of the estimates (at least 10 epochs) if its mean misses `target` by more than 4 standard errors and 0.1 %, else None."
+    ("The last quarter of the estimates (at least 10 epochs) if its mean misses `target` by more than 4 standard "
+     "errors and 0.1 %, else None.")
     m = min(len(estimates), max(10, len(estimates) // 4))
     last = estimates[-m:].double()
     mean = last.mean().item()
     se = 0.0
     if m > 1:
         x = last - mean
-        rho = min(max((x[1:] @ x[:-1]).item() / max((x @ x).item(), 1e-300), 0.0), 0.9)   # lag-1 correlation of the epochs
+        # lag-1 correlation of the epochs
+        rho = min(max((x[1:] @ x[:-1]).item() / max((x @ x).item(), 1e-300), 0.0), 0.9)
         se = last.std().item() / math.sqrt(m) * math.sqrt((1 + rho) / (1 - rho))
     if abs(mean - target) <= max(4 * se, 1e-3 * target): return None
     half = max(1, m // 2)
@@ -57,22 +66,27 @@ def _unconverged(estimates:torch.Tensor, # per-epoch rate estimates (Hz) [n_epoc
 def _user_frame() -> int:
     "The `stacklevel` of the first caller outside this package, so that a warning of `tune` points at the user's line."
     level, frame, package = 1, sys._getframe(1), os.path.dirname(__file__) if "__file__" in globals() else None
-    while package and frame.f_back is not None and frame.f_code.co_filename.startswith(package): frame, level = frame.f_back, level + 1
+    while package and frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
     return level
 
 def _without_gradient(data):
-    "`data` with W0 detached (a shallow copy, only if W0 requires a gradient): tuning never writes into the user's tensors."
+    ("`data` with W0 detached (a shallow copy, only if W0 requires a gradient): tuning never writes into the user's "
+     "tensors.")
     if not data.W0.requires_grad: return data
     data = copy.copy(data)
     data.W0 = data.W0.detach()
     return data
 
 def _settle(stepper, n_steps, stimulus_time, operands=None):
-    "`n_steps` steps without gradients at the current parameters: event-driven in the compiled loop when the model allows, else as the gradient steps run (with `operands`, default the stepper's own)."
-    if not stepper.compiled_possible: return stepper.run(n_steps, stepper.operands if operands is None else operands, stimulus_time=stimulus_time)
+    ("`n_steps` steps without gradients at the current parameters: event-driven in the compiled loop when the model "
+     "allows, else as the gradient steps run (with `operands`, default the stepper's own).")
+    if not stepper.compiled_possible:
+        return stepper.run(n_steps, stepper.operands if operands is None else operands, stimulus_time=stimulus_time)
     stepper.switch_to_events(fresh=True)   # the outgoing synapses at the current parameters
     stepper.run(n_steps, None, stimulus_time=stimulus_time)
-    stepper.switch_to_matrix()             # the gradient steps read the spike history, which the compiled loop kept up to date
+    # the gradient steps read the spike history, which the compiled loop kept up to date
+    stepper.switch_to_matrix()
 
 def tune(model, # a BaseModel with a `dt` (ms)
          data, # network(s) to tune on
@@ -88,7 +102,8 @@ def tune(model, # a BaseModel with a `dt` (ms)
     firing_rate, lr = check_positive(firing_rate, "firing_rate"), check_positive(lr, "lr")
     check_count(n_steps, "n_steps", 1); check_count(n_epochs, "n_epochs", 1)
     check_network(data)
-    if getattr(model, "dt", None) is None: raise ValueError(f"{type(model).__name__} needs a time step dt (ms) to turn counts into Hz")
+    if getattr(model, "dt", None) is None:
+        raise ValueError(f"{type(model).__name__} needs a time step dt (ms) to turn counts into Hz")
     names = resolve_tunable(model, tunable_parameters)
     check_stimulus(model, data)
     if equilibration_steps is not None: check_count(equilibration_steps, "equilibration_steps", 0)
@@ -110,32 +125,43 @@ def tune(model, # a BaseModel with a `dt` (ms)
                       f"try a smaller lr than {lr} or fewer tunable parameters")
     elif (missed := _unconverged(estimates, firing_rate)) is not None:
         mean, se, m, approaching = missed
-        advice = (f"it was still approaching the target: give it more epochs (n_epochs={n_epochs}) or a larger learning rate (lr={lr:g})"
-                  if approaching else f"it was not approaching the target: try a smaller learning rate (lr={lr:g}), or other tunable_parameters")
-        warnings.warn(f"tune: {type(model).__name__} has not converged: the rate estimated over the last {m} epochs is {mean:.4g} ± {se:.2g} Hz, "
-                      f"{abs(mean - firing_rate):.3g} Hz ({abs(mean - firing_rate) / firing_rate:.1%}) from the target {firing_rate:g} Hz, "
+        advice = (f"it was still approaching the target: give it more epochs (n_epochs={n_epochs}) "
+                  f"or a larger learning rate (lr={lr:g})"
+                  if approaching else
+                  f"it was not approaching the target: try a smaller learning rate (lr={lr:g}), "
+                  f"or other tunable_parameters")
+        warnings.warn(f"tune: {type(model).__name__} has not converged: "
+                      f"the rate estimated over the last {m} epochs is {mean:.4g} ± {se:.2g} Hz, "
+                      f"{abs(mean - firing_rate):.3g} Hz ({abs(mean - firing_rate) / firing_rate:.1%}) "
+                      f"from the target {firing_rate:g} Hz, "
                       f"more than its noise allows; {advice}", ConvergenceWarning, stacklevel=_user_frame())
     next_stimulus_batch(model)   # as simulate: the next DataLoader batch gets its own masks
     return estimates
 
 def _descend(model, stepper, names, firing_rate, lr, n_steps, n_epochs, verbose, equilibration_steps) -> torch.Tensor:
-    "The epochs of `tune`: settle, estimate the rate from μ of `n_steps` steps, one Adam step. Returns the estimates [n_epochs]."
+    ("The epochs of `tune`: settle, estimate the rate from μ of `n_steps` steps, one Adam step. Returns the estimates "
+     "[n_epochs].")
     model.requires_grad_(False)
     model.set_tunable(names)
     optimizer = torch.optim.Adam([model.tunable_parameters[n] for n in names], lr=lr)
     to_hz = 1000 / model.dt
     estimates = torch.zeros(n_epochs)
     with thread_budget(stepper.work_per_step):
-        with torch.no_grad(): _settle(stepper, equilibration_steps, stimulus_time=lambda step: None)   # no matrix built if the compiled loop runs it
-        settle = stepper.memory.steps          # one filter window (or activation time): enough to forget the previous parameters
+        # no matrix built if the compiled loop runs it
+        with torch.no_grad(): _settle(stepper, equilibration_steps, stimulus_time=lambda step: None)
+        # one filter window (or activation time): enough to forget the previous parameters
+        settle = stepper.memory.steps
         for epoch in tqdm(range(n_epochs), disable=not verbose, desc=f"Tuning {type(model).__name__}"):
             operands = stepper.synapses.operands()          # rebuilt every epoch: they depend on the parameters
-            _settle(stepper, settle, stimulus_time=lambda step: (step - settle) % n_steps, operands=operands)   # no autograd inside
+            # no autograd inside
+            _settle(stepper, settle, stimulus_time=lambda step: (step - settle) % n_steps, operands=operands)
             optimizer.zero_grad()
             mu_sum = sum(stepper.step(operands, t)[0].mean() for t in range(n_steps))
             rate = mu_sum / n_steps * to_hz
-            if not rate.requires_grad:   # e.g. an activation model's τ, which acts on s only after the first recorded step
-                raise ValueError(f"tunable_parameters: the rate that tune estimates from n_steps={n_steps} steps of {type(model).__name__} "
+            # e.g. an activation model's τ, which acts on s only after the first recorded step
+            if not rate.requires_grad:
+                raise ValueError(f"tunable_parameters: the rate that tune estimates from n_steps={n_steps} steps "
+                                 f"of {type(model).__name__} "
                                  f"does not depend on {names}; tune other parameters (or use more steps)")
             loss = (rate - firing_rate) ** 2
             loss.backward()
