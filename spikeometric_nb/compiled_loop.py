@@ -113,7 +113,16 @@ static int64_t poisson(Stream *r, double mu) {
 
 # %% ../nbs/05a_compiled_loop.ipynb #347e6882
 C_SOURCE["threads"] = r"""
-// A barrier the threads spin on: a step takes microseconds, and sleeping would cost more than that
+// A barrier the threads spin on: a step takes microseconds, and sleeping would cost more than that. A spinning thread
+// tells the processor so, and leaves its core to other work now and then.
+#if defined(__x86_64__) || defined(__i386__)
+#define SPIN_PAUSE() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define SPIN_PAUSE() __asm__ __volatile__("yield")
+#else
+#define SPIN_PAUSE() ((void)0)
+#endif
+
 typedef struct {
     atomic_int arrived;
     atomic_int phase;
@@ -128,6 +137,7 @@ static void wait_for_all(Barrier *b, int *phase) {
         return;
     }
     for (int spins = 1; atomic_load(&b->phase) != *phase; spins++) {
+        SPIN_PAUSE();
         if (spins % 1024 == 0) sched_yield();   // a thread descheduled on a busy machine gets its core back
     }
 }
