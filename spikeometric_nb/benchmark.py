@@ -7,9 +7,9 @@ __all__ = ['MODEL_PARAMS', 'SEED_PARAMS', 'LARGE_PARAMS', 'STREAM_PARAMS', 'SWEE
            'run_seed_workload', 'run_in_subprocess', 'save_network', 'normal_networks', 'ring_networks',
            'draw_network_file', 'run_model_workload', 'filter_steps', 'reference_script', 'run_reference', 'base_steps',
            'bench_models', 'reference_configs', 'bench_reference', 'bench_batching', 'bench_filters',
-           'run_large_workload', 'bench_large', 'run_recording_comparison', 'run_recording_workload', 'bench_recording',
-           'run_sweep_workload', 'bench_sweep', 'bench_seed', 'format_table', 'machine_info', 'write_section',
-           'baseline_available', 'main']
+           'run_large_workload', 'bench_large', 'run_thread_scaling', 'bench_threads', 'run_recording_comparison',
+           'run_recording_workload', 'bench_recording', 'run_sweep_workload', 'bench_sweep', 'bench_seed',
+           'format_table', 'machine_info', 'write_section', 'baseline_available', 'main']
 
 # %% ../nbs/08_benchmark.ipynb #e155cb54
 import argparse, datetime, importlib.util, inspect, json, os, platform, subprocess, sys, tempfile, time
@@ -437,6 +437,61 @@ def bench_large(run:_Runner, n_neurons:int=100_000, n_synapses:float=1e8, n_step
     if run.in_process: return run.attempt("ours", run_large_workload, **kw)
     return run.attempt("ours", run_in_subprocess, sys.executable, run_large_workload, **kw)
 
+# %% ../nbs/08_benchmark.ipynb #03cf5cd7
+def run_thread_scaling(case:str, # "ring" (seed rings), "BernoulliGLM" or "RectifiedLNP" (2.5 M synapses), "large" (10⁸)
+                       repeats:int=10, # alternations of one thread, all threads and the loop's own choice
+                       steps:int|None=None, # steps of each timed call (default: about 10 ms to 0.1 s each)
+                       quick:bool=False, # tiny networks (to check that it runs)
+                      ) -> dict: # ms per step (medians), paired ratios, threads, spikes per step, setup_s
+    "The compiled loop's time per step on 1 thread, on all it may use and on its own choice, alternated (self-contained)."
+    import statistics, time, torch
+    from torch_geometric.data import Batch
+    from spikeometric_nb.benchmark import LARGE_PARAMS, MODEL_PARAMS, SEED_PARAMS, normal_networks, ring_networks
+    from spikeometric_nb.datasets import NormalGenerator
+    from spikeometric_nb.models import BernoulliGLM, RectifiedLNP
+    from spikeometric_nb.simulation import Stepper
+    if case == "ring":
+        data, model = Batch.from_data_list(ring_networks(4)), RectifiedLNP(**SEED_PARAMS)
+        steps = steps or 10_000
+    elif case == "large":
+        n, E = (2000, 4e4) if quick else (100_000, 1e8)
+        data = NormalGenerator(n, mean=0., std=5., sparsity=1 - E / (n * (n - 1)), glorot=True,
+                               rng=torch.Generator().manual_seed(0)).generate(1, sparse=True)[0]
+        model, steps = RectifiedLNP(**LARGE_PARAMS), steps or 20
+    else:
+        data = normal_networks(50 if quick else 2236)[0]
+        model, steps = {"BernoulliGLM": BernoulliGLM, "RectifiedLNP": RectifiedLNP}[case](**MODEL_PARAMS[case]), steps or 500
+    model.rng.manual_seed(0)
+    stepper = Stepper(model, data)
+    t = time.perf_counter()
+    stepper.switch_to_events()
+    setup_s = time.perf_counter() - t
+    loop = stepper.compiled
+    torch.set_num_threads(1)   # as simulate sets it on the event-driven path
+    loop.run(max(steps // 5, 10))
+    times = {"one": [], "all": [], "chosen": []}
+    for _ in range(repeats):
+        for key, threads in (("one", 1), ("all", loop.parts), ("chosen", None)):
+            t = time.perf_counter()
+            spikes = loop.run(steps, threads=threads)
+            times[key].append((time.perf_counter() - t) / steps * 1000)
+    paired = lambda key: statistics.median(a / b for a, b in zip(times["one"], times[key]))
+    return dict(case=case, n_neurons=int(data.num_nodes), n_synapses=int(data.edge_index.shape[1]), steps=steps,
+                repeats=repeats, threads=loop.parts, chosen_threads=loop.threads_for(loop.spikes_per_step),
+                spikes_per_step=spikes / steps, setup_s=setup_s,
+                ms_per_step={key: statistics.median(value) for key, value in times.items()},
+                all_over_one=paired("all"), chosen_over_one=paired("chosen"))
+
+def bench_threads(run:_Runner, quick:bool=False, cases=("ring", "BernoulliGLM", "RectifiedLNP", "large")) -> list:
+    "(h) The compiled loop's thread scaling, each case in a fresh process (unless `run.in_process`)."
+    rows = []
+    for case in cases:
+        run.log(f"threads: {case}")
+        kw = dict(case=case, repeats=2 if quick else 10, quick=quick, steps=20 if quick else None)
+        rows.append(run.attempt("ours", run_thread_scaling, **kw) if run.in_process
+                    else run.attempt("ours", run_in_subprocess, sys.executable, run_thread_scaling, **kw))
+    return rows
+
 # %% ../nbs/08_benchmark.ipynb #221fd3cb
 STREAM_PARAMS = dict(MODEL_PARAMS["BernoulliGLM"], theta=4.8)   # about 8 Hz on the sparse 20,000-neuron network
 
@@ -757,7 +812,7 @@ def write_section(path, # the results JSON (created if absent)
     return results
 
 # %% ../nbs/08_benchmark.ipynb #48079aee
-WORKLOADS = ["seed", "models", "reference", "batching", "filters", "large", "recording", "sweep", "all"]
+WORKLOADS = ["seed", "models", "reference", "batching", "filters", "large", "threads", "recording", "sweep", "all"]
 
 def baseline_available() -> bool:
     "Whether spikeometric 1.0.3 can be imported by the current interpreter."
@@ -808,6 +863,7 @@ def _section(name, args, run):
     if name == "filters":
         return bench_filters(run, Ks=(5, 20) if q else (5, 10, 20, 50, 100, 200), n_neurons=20 if q else 1000)
     if name == "large": return bench_large(run, *((2000, 4e4, 50) if q else (100_000, 1e8, 1000)))
+    if name == "threads": return bench_threads(run, quick=q)
     if name == "recording": return bench_recording(run, quick=q)
     if name == "sweep": return bench_sweep(run, quick=q)
 
