@@ -443,7 +443,7 @@ def run_thread_scaling(case:str, # "ring" (seed rings), "BernoulliGLM" or "Recti
                        steps:int|None=None, # steps of each timed call (default: about 10 ms to 0.1 s each)
                        quick:bool=False, # tiny networks (to check that it runs)
                       ) -> dict: # ms per step (medians), paired ratios, threads, spikes per step, setup_s
-    "The compiled loop's time per step on 1 thread, on all it may use and on its own choice, alternated (self-contained)."
+    "The compiled loop's ms per step on 1 thread, on all it may use and as it chooses, alternated (self-contained)."
     import statistics, time, torch
     from torch_geometric.data import Batch
     from spikeometric_nb.benchmark import LARGE_PARAMS, MODEL_PARAMS, SEED_PARAMS, normal_networks, ring_networks
@@ -460,7 +460,8 @@ def run_thread_scaling(case:str, # "ring" (seed rings), "BernoulliGLM" or "Recti
         model, steps = RectifiedLNP(**LARGE_PARAMS), steps or 20
     else:
         data = normal_networks(50 if quick else 2236)[0]
-        model, steps = {"BernoulliGLM": BernoulliGLM, "RectifiedLNP": RectifiedLNP}[case](**MODEL_PARAMS[case]), steps or 500
+        model = {"BernoulliGLM": BernoulliGLM, "RectifiedLNP": RectifiedLNP}[case](**MODEL_PARAMS[case])
+        steps = steps or 500
     model.rng.manual_seed(0)
     stepper = Stepper(model, data)
     t = time.perf_counter()
