@@ -21,3 +21,16 @@ def test_readme_matches_index():
     sys.path.insert(0, str(ROOT / "tools"))
     from readme import render_readme
     assert (ROOT / "README.md").read_text() == render_readme(), "README.md is out of date: run python tools/readme.py"
+
+
+def test_exported_lines_fit():
+    "Exported code is at most 120 characters a line. nbdev writes _modidx.py and each module's `__all__` itself (it"
+    " wraps the names at 120, then puts `__all__ = ` before them): those are not our lines."
+    long = []
+    for module in sorted((ROOT / "spikeometric_nb").glob("*.py")):
+        if module.name == "_modidx.py": continue
+        cells = module.read_text(encoding="utf-8").split("\n# %% ")
+        for cell in cells:
+            if cell.startswith("auto #0"): continue   # nbdev's __all__
+            long += [f"{module.name}: {line[:60]}…" for line in cell.split("\n") if len(line) > 120]
+    assert not long, f"lines over 120 characters: {long}"
