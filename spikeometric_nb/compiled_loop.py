@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['C_SOURCE', 'LINKS', 'SAMPLERS', 'LOOP_FIELDS', 'STATE_FIELDS', 'EVENTS_FIELDS', 'Link', 'Sampler', 'step_loop_source',
-           'step_loop_library', 'geometric_ratios', 'cores', 'partition_synapses', 'CompiledLoop']
+           'step_loop_library', 'geometric_ratios', 'cores', 'row_splits', 'CompiledLoop']
 
 # %% ../nbs/05a_compiled_loop.ipynb #24326444
 import ctypes, hashlib, os, platform, subprocess, tempfile, warnings
@@ -178,7 +178,7 @@ static int fail(Worker *W, int64_t neuron, double mu, int code) {
 # %% ../nbs/05a_compiled_loop.ipynb #b3e84279
 C_SOURCE["propagate"] = r"""
 // u_f [F, N] of the neurons lo ... hi - 1 from one step's spikes x: self filters, then the synapses of the spiking
-// neurons, in partitions part_lo ... part_hi - 1 (the synapses onto lo ... hi - 1)
+// neurons onto lo ... hi - 1 (partitions part_lo ... part_hi - 1: a range of each CSR row, which is sorted by target)
 static void propagate(const Loop *L, const Spikes *x, int64_t lo, int64_t hi, int64_t part_lo, int64_t part_hi) {
     const int64_t N = L->N;
     for (int64_t f = 0; f < L->F; f++) memset(L->u + f * N + lo, 0, (hi - lo) * sizeof(float));
@@ -206,11 +206,8 @@ static void propagate(const Loop *L, const Spikes *x, int64_t lo, int64_t hi, in
                     continue;
                 }
                 const float *w = L->weights + fs * L->n_edges;
-                for (int64_t p = part_lo; p < part_hi; p++) {
-                    const int64_t start = L->first[p * N + j];
-                    const int64_t end = start + L->degree[p * N + j];
-                    for (int64_t e = start; e < end; e++) out[L->target[e]] += n_j * w[e];
-                }
+                const int64_t *split = L->splits + j * (L->parts + 1);
+                for (int64_t e = split[part_lo]; e < split[part_hi]; e++) out[L->target[e]] += n_j * w[e];
             }
         }
     }
@@ -576,7 +573,7 @@ LOOP_FIELDS = (   # what stays fixed during a simulation: sizes, filters, synaps
     ("N K F", "int64_t"), ("bank", "const float *"), ("ratio", "const double *"), ("acc u", "float *"),
     ("active count", "int32_t *"), ("n_self", "int64_t"), ("self_f", "const int64_t *"), ("self_w", "const float *"),
     ("f0 n_syn dense size", "int64_t"), ("rows", "const float *"), ("parts", "int64_t"),
-    ("bounds first degree", "const int64_t *"), ("target", "const int32_t *"), ("weights", "const float *"),
+    ("bounds splits target", "const int64_t *"), ("weights", "const float *"),
     ("n_edges link sampler", "int64_t"), ("a c s m max_count", "double"))
 STATE_FIELDS = (   # the run's state: the fields of a `SimulationState` (spikeometric_nb.simulation) of the same names
     ("spikes", "float *"), ("newest", "int64_t"), ("inputs", "float *"), ("inputs_newest", "int64_t"),
@@ -721,7 +718,10 @@ def geometric_ratios(bank:torch.Tensor, # filter bank [F, K], oldest tap first
 _LINKS, _SAMPLERS = ({name: k for k, name in enumerate(registry)} for registry in (LINKS, SAMPLERS))   # as the C enums
 _OK, _BAD_MEAN, _BAD_PROBABILITY, _EVENTS_FULL = 0, 1, 2, 3
 _MAX_THREADS = 64      # as the C's MAX_THREADS
-_THREADS_PAY_ABOVE = 20_000   # work per step (synapses added, filter taps, neurons sampled) from which threads pay off
+# work per step (synapses added, filter taps, neurons sampled) from which a second thread pays for the wait at each
+# step: on this 2-core machine two threads were slower below about 30,000 (0.5–0.8× at 5,000–15,000) and faster
+# from about 60,000 (1.1–1.4×, 2.0× at 10⁸ synapses)
+_THREADS_PAY_ABOVE = 50_000
 
 def _ptr(tensor): return ctypes.c_void_p(tensor.data_ptr()) if tensor is not None else None
 
@@ -735,21 +735,18 @@ def cores() -> int:
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
 
-def partition_synapses(events, # the `EventSynapses` in CSR rows (not dense)
-                       bounds:torch.Tensor, # [P+1] int64: partition p: synapses onto bounds[p] … bounds[p+1] − 1
-                      ) -> dict: # first, degree [P·N] (int64), target [E'] (int32), weights [F, E'] in partition order
-    "The CSR rows of `events` split by postsynaptic neuron into P partitions, each by presynaptic neuron as before."
-    N, P = events.n, len(bounds) - 1
-    if P == 1:
-        return dict(first=events.first.to(torch.int64), degree=events.degree.to(torch.int64),
-                    target=events.target.to(torch.int32), weights=events.weights.to(torch.float32).contiguous())
-    part = torch.bucketize(events.target, bounds[1:-1], right=True)
-    source = torch.repeat_interleave(torch.arange(N), events.degree.cpu(), output_size=len(part))
-    degree = torch.bincount(part * N + source, minlength=P * N)
-    order = torch.cat([(part == p).nonzero().squeeze(1) for p in range(P)])   # a stable split: rows stay in order
-    return dict(first=torch.cat([degree.new_zeros(1), degree.cumsum(0)[:-1]]), degree=degree,
-                target=events.target[order].to(torch.int32),
-                weights=events.weights[:, order].to(torch.float32).contiguous())
+def row_splits(events, # the `EventSynapses` in CSR rows (not dense): each row sorted by postsynaptic neuron
+               bounds:torch.Tensor, # [P+1] int64: partition p holds the synapses onto bounds[p] … bounds[p+1] − 1
+              ) -> torch.Tensor: # [N, P+1] int64: row j's synapses onto partition p are splits[j, p] … splits[j, p+1] − 1
+    "Where each neuron's outgoing synapses cross the partitions' bounds: a thread's share of a row is one range of it."
+    first, end = events.first.to(torch.int64), (events.first + events.degree).to(torch.int64)
+    E = len(events.target)
+    columns = [first]
+    for bound in bounds[1:-1].tolist():   # the synapses of a row onto neurons below `bound` come first in it
+        below = torch.zeros(E + 1, dtype=torch.int32 if E < 2**31 else torch.int64)
+        torch.cumsum(events.target < bound, 0, out=below[1:])
+        columns.append(first + (below[end] - below[first]).to(torch.int64))
+    return torch.stack(columns + [end], 1).contiguous()
 
 class CompiledLoop:
     ("Steps of an event-driven simulation run in C on the run's `SimulationState`, for a model whose step has a "
@@ -780,7 +777,7 @@ class CompiledLoop:
                              "(int64 [1])")
         self.library, self.state, self.N, self.max_count = library, state, N, max_count
         most = min(torch.get_num_threads(), cores()) if threads is None else threads
-        self.parts = max(1, min(most, N, _MAX_THREADS))   # the synapses' partitions: one for each thread it may run
+        self.parts = max(1, min(most, N, _MAX_THREADS))   # the neurons' partitions: one for each thread it may run
         self.ratio = geometric_ratios(bank)
         self.bank = bank.detach().to("cpu", torch.float32).contiguous()
         bounds = torch.tensor([p * N // self.parts for p in range(self.parts + 1)], dtype=torch.int64)
@@ -790,7 +787,9 @@ class CompiledLoop:
                     self_w=events.self_weights.to(torch.float32).contiguous())
         dense = bool(events.filters) and events.dense
         if dense: keep["rows"] = events.rows.to(torch.float32).contiguous()
-        elif events.filters: keep.update(partition_synapses(events, bounds))
+        elif events.filters:
+            keep.update(splits=row_splits(events, bounds), target=events.target.to(torch.int64).contiguous(),
+                        weights=events.weights.to(torch.float32).contiguous())
         self._tensors = keep   # the C structure points into these: they live as long as the loop
         n_syn = len(events.filters)
         self.loop = _Loop(N=N, K=K, F=F, n_self=len(events.self_filters), f0=events.filters[0] if events.filters else 0,

@@ -309,8 +309,8 @@ class EventSynapses:
             for row, f in enumerate(self.filters): rows[:, row].index_put_((source, column), A[:, f], accumulate=True)
             self.rows = rows.reshape(n, F * size)
             self.network = torch.arange(n, device=A.device) // size
-        else:            # CSR by presynaptic neuron
-            order = torch.argsort(source, stable=True)
+        else:            # CSR by presynaptic neuron, each row by postsynaptic neuron (a thread's share of a row is a range)
+            order = torch.argsort(source * n + target, stable=True)
             self.target, self.weights = target[order], A[order][:, self.filters].T.contiguous()   # [E'], [F, E']
             self.degree = torch.bincount(source, minlength=n)
             self.first = torch.cat([self.degree.new_zeros(1), self.degree.cumsum(0)[:-1]])   # first edge of each row
