@@ -277,6 +277,12 @@ class Synapses:
 # %% ../nbs/05_simulation.ipynb #fb4568c4
 _DENSE_ROWS_MAX = 2**26   # entries (256 MB of float32) up to which outgoing synapses are kept as dense rows
 
+def _sorted_edges(source:torch.Tensor, target:torch.Tensor) -> bool:
+    "Whether the edges are in order of presynaptic, then postsynaptic neuron."
+    if len(source) < 2: return True
+    rises, stays = source[1:] > source[:-1], source[1:] == source[:-1]
+    return bool((rises | (stays & (target[1:] >= target[:-1]))).all())
+
 class EventSynapses:
     ("The outgoing synapses of every neuron (filter weights A by presynaptic neuron), to propagate only the spikes "
      "of a step.")
@@ -310,8 +316,11 @@ class EventSynapses:
             self.rows = rows.reshape(n, F * size)
             self.network = torch.arange(n, device=A.device) // size
         else:            # CSR by presynaptic neuron, each row by postsynaptic neuron (a thread's share of a row is a range)
-            order = torch.argsort(source * n + target, stable=True)
-            self.target, self.weights = target[order], A[order][:, self.filters].T.contiguous()   # [E'], [F, E']
+            if _sorted_edges(source, target): self.target, weights = target, A   # as the generators make them: no sort
+            else:
+                order = torch.argsort(source * n + target, stable=True)
+                self.target, weights = target[order], A[order]
+            self.weights = weights[:, self.filters].T.contiguous()   # [F, E']
             self.degree = torch.bincount(source, minlength=n)
             self.first = torch.cat([self.degree.new_zeros(1), self.degree.cumsum(0)[:-1]])   # first edge of each row
 
