@@ -442,7 +442,7 @@ def run_thread_scaling(case:str, # "ring" (seed rings), "BernoulliGLM" or "Recti
                        repeats:int=10, # alternations of one thread, all threads and the loop's own choice
                        steps:int|None=None, # steps of each timed call (default: about 10 ms to 0.1 s each)
                        quick:bool=False, # tiny networks (to check that it runs)
-                      ) -> dict: # ms per step (medians), paired ratios, threads, spikes per step, setup_s
+                      ) -> dict: # step_ms (medians, ms per step), paired ratios, threads, spikes per step, setup_s
     "The compiled loop's ms per step on 1 thread, on all it may use and as it chooses, alternated (self-contained)."
     import statistics, time, torch
     from torch_geometric.data import Batch
@@ -480,7 +480,7 @@ def run_thread_scaling(case:str, # "ring" (seed rings), "BernoulliGLM" or "Recti
     return dict(case=case, n_neurons=int(data.num_nodes), n_synapses=int(data.edge_index.shape[1]), steps=steps,
                 repeats=repeats, threads=loop.parts, chosen_threads=loop.threads_for(loop.spikes_per_step),
                 spikes_per_step=spikes / steps, setup_s=setup_s,
-                ms_per_step={key: statistics.median(value) for key, value in times.items()},
+                step_ms={key: statistics.median(value) for key, value in times.items()},
                 all_over_one=paired("all"), chosen_over_one=paired("chosen"))
 
 def bench_threads(run:_Runner, quick:bool=False, cases=("ring", "BernoulliGLM", "RectifiedLNP", "large")) -> list:

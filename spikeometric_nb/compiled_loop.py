@@ -84,7 +84,10 @@ static int64_t poisson_inversion(Stream *r, double mu) {
     }
     return k;
 }
+"""
 
+# %% ../nbs/05a_compiled_loop.ipynb #6502958d
+C_SOURCE["poisson rejection"] = r"""
 // Hoermann's transformed rejection with squeeze (PTRS, 1993), for means of 10 and more
 static int64_t poisson_ptrs(Stream *r, double mu) {
     const double slam = sqrt(mu);
@@ -103,7 +106,10 @@ static int64_t poisson_ptrs(Stream *r, double mu) {
         if (log(V) + log(invalpha) - log(a / (us * us) + b) <= -mu + k * loglam - lgamma(k + 1)) return (int64_t)k;
     }
 }
+"""
 
+# %% ../nbs/05a_compiled_loop.ipynb #11eaf5b0
+C_SOURCE["poisson sampler"] = r"""
 static int64_t poisson(Stream *r, double mu) {
     if (mu <= 0) return 0;
     if (mu < 10) return poisson_inversion(r, mu);
@@ -141,7 +147,10 @@ static void wait_for_all(Barrier *b, int *phase) {
         if (spins % 1024 == 0) sched_yield();   // a thread descheduled on a busy machine gets its core back
     }
 }
+"""
 
+# %% ../nbs/05a_compiled_loop.ipynb #14cc8231
+C_SOURCE["shares"] = r"""
 // The spikes of one step, as lists of (neuron, count), one list per thread, in the order of the neurons
 typedef struct {
     int64_t lists;
@@ -212,7 +221,10 @@ static void propagate(const Loop *L, const Spikes *x, int64_t lo, int64_t hi, in
         }
     }
 }
+"""
 
+# %% ../nbs/05a_compiled_loop.ipynb #c4b7207e
+C_SOURCE["replay"] = r"""
 // Fill the inputs U [2K, F, N] (each slot p also at p + K) with the propagated spikes of the window of the spike
 // history, oldest first, as EventHistory's constructor does; the newest slot is K - 1 afterwards and the traces
 // are stale.
@@ -256,7 +268,10 @@ static void refresh_traces(const Loop *L, State *S, int64_t p, int64_t lo, int64
         }
     }
 }
+"""
 
+# %% ../nbs/05a_compiled_loop.ipynb #339ef8a4
+C_SOURCE["update traces"] = r"""
 // The step of the traces when u_new joins the window at `slot` and the u there leaves it:
 // h' = rho (h - c_0 u_old) + c_K-1 u_new
 static void update_traces(const Loop *L, State *S, int64_t slot, int64_t lo, int64_t hi) {
@@ -276,7 +291,7 @@ static void update_traces(const Loop *L, State *S, int64_t slot, int64_t lo, int
 """
 
 # %% ../nbs/05a_compiled_loop.ipynb #641696e0
-C_SOURCE["sample"] = r"""
+C_SOURCE["the run"] = r"""
 // The run of one call: what run_steps was given, and the threads' shares
 struct Run {
     const Loop *L;
@@ -299,7 +314,10 @@ struct Run {
     int64_t trace_valid;
     int64_t length;
 };
+"""
 
+# %% ../nbs/05a_compiled_loop.ipynb #bf55bd7b
+C_SOURCE["sample"] = r"""
 // h, g = a h + c + s stim, mu = m link(g) and the count x ~ sampler(mu) of the neurons of W at step t of the call
 // (step `step` of the run, window ending at slot p): EventHistory.input_state, then the model's input, non_linearity
 // and emit_spikes.
@@ -372,7 +390,10 @@ static Spikes spikes_of(const Run *R, int parity) {
     }
     return x;
 }
+"""
 
+# %% ../nbs/05a_compiled_loop.ipynb #5f84e52d
+C_SOURCE["keep spikes"] = r"""
 // The spikes of the neurons of W join the spike history at row `newest` (SpikeHistory.push)
 static void keep_spikes(const Run *R, Worker *W, int64_t newest, int parity) {
     const int64_t N = R->L->N;
@@ -385,7 +406,10 @@ static void keep_spikes(const Run *R, Worker *W, int64_t newest, int parity) {
     }
     memcpy(R->S->spikes + (newest + K) * N + W->lo, row + W->lo, (W->hi - W->lo) * sizeof(float));
 }
+"""
 
+# %% ../nbs/05a_compiled_loop.ipynb #85f8cb45
+C_SOURCE["keep inputs"] = r"""
 // u of the neurons of W joins the inputs at `slot`, doubled (EventHistory.push)
 static void keep_inputs(const Run *R, const Worker *W, int64_t slot) {
     const Loop *L = R->L;
@@ -396,7 +420,10 @@ static void keep_inputs(const Run *R, const Worker *W, int64_t slot) {
         memcpy(R->S->inputs + ((slot + L->K) * L->F + f) * L->N + W->lo, u, bytes);
     }
 }
+"""
 
+# %% ../nbs/05a_compiled_loop.ipynb #99cb4051
+C_SOURCE["record events"] = r"""
 // Every spike of the step as an event (neuron, step, count), in the order of the neurons
 static void record_events(Events *E, const Spikes *x, int64_t length, int64_t step) {
     for (int64_t l = 0; l < x->lists; l++) {
@@ -460,7 +487,10 @@ static void run_worker(Run *R, Worker *W) {
     R->trace_valid = valid;
     R->length = length;
 }
+"""
 
+# %% ../nbs/05a_compiled_loop.ipynb #d64b2e3d
+C_SOURCE["start threads"] = r"""
 static void *worker_thread(void *arg) {
     Worker *W = arg;
     Run *R = W->run;
@@ -490,7 +520,10 @@ static void share_out(Run *R, int64_t threads) {
         }
     }
 }
+"""
 
+# %% ../nbs/05a_compiled_loop.ipynb #ffba3780
+C_SOURCE["run steps"] = r"""
 // Run `steps` steps on the state S, updated in place (S->steps counts them), on up to `threads` threads. Returns
 // EVENTS_FULL, with the steps done so far, when E cannot take another step's spikes: the caller empties it and calls
 // again.
