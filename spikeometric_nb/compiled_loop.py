@@ -770,7 +770,7 @@ def cores() -> int:
 
 def row_splits(events, # the `EventSynapses` in CSR rows (not dense): each row sorted by postsynaptic neuron
                bounds:torch.Tensor, # [P+1] int64: partition p holds the synapses onto bounds[p] … bounds[p+1] − 1
-              ) -> torch.Tensor: # [N, P+1] int64: row j's synapses onto partition p are splits[j, p] … splits[j, p+1] − 1
+              ) -> torch.Tensor: # [N, P+1] int64: row j's synapses onto partition p: splits[j, p] … splits[j, p+1]−1
     "Where each neuron's outgoing synapses cross the partitions' bounds: a thread's share of a row is one range of it."
     first, end = events.first.to(torch.int64), (events.first + events.degree).to(torch.int64)
     E = len(events.target)

@@ -315,7 +315,7 @@ class EventSynapses:
             for row, f in enumerate(self.filters): rows[:, row].index_put_((source, column), A[:, f], accumulate=True)
             self.rows = rows.reshape(n, F * size)
             self.network = torch.arange(n, device=A.device) // size
-        else:            # CSR by presynaptic neuron, each row by postsynaptic neuron (a thread's share of a row is a range)
+        else:            # CSR by presynaptic neuron, each row by postsynaptic one (a thread's share of a row: a range)
             if _sorted_edges(source, target): self.target, weights = target, A   # as the generators make them: no sort
             else:
                 order = torch.argsort(source * n + target, stable=True)
