@@ -202,6 +202,11 @@ def add_stimulus(self:BaseModel, stimulus:Callable) -> None:
     if "stimulus" in self._modules: del self._modules["stimulus"]
     self.stimulus = stimulus
 
+@patch(as_prop=True)
+def has_stimulus(self:BaseModel) -> bool:
+    "Whether a stimulus is attached (without one, `stimulus_input` is 0 at every step)."
+    return self.stimulus is not _no_stimulus
+
 # %% ../nbs/01_base_model.ipynb #364c0426
 @patch
 def input(self:BaseModel, edge_index:torch.Tensor|Adjacency|Propagated, W:torch.Tensor, state:torch.Tensor,

@@ -69,11 +69,8 @@ static inline double uniform(Stream *r) {   // in [0, 1)
 
 # %% ../nbs/05a_compiled_loop.ipynb #c8ced7f6
 C_SOURCE["poisson"] = r"""
-// Inversion: the smallest k with u <= P(X <= k). Most draws at a small mean are 0, and u <= 1 - mu <= e^-mu says so
-// without computing e^-mu.
-static int64_t poisson_inversion(Stream *r, double mu) {
-    const double u = uniform(r);
-    if (u <= 1 - mu) return 0;
+// Inversion: the smallest k with u <= P(X <= k), for a u above 1 - mu (see `poisson` below for the others)
+static int64_t poisson_inversion(double u, double mu) {
     double p = exp(-mu);
     double cdf = p;
     int64_t k = 0;
@@ -110,10 +107,12 @@ static int64_t poisson_ptrs(Stream *r, double mu) {
 
 # %% ../nbs/05a_compiled_loop.ipynb #11eaf5b0
 C_SOURCE["poisson sampler"] = r"""
-static int64_t poisson(Stream *r, double mu) {
+static inline int64_t poisson(Stream *r, double mu) {
     if (mu <= 0) return 0;
-    if (mu < 10) return poisson_inversion(r, mu);
-    return poisson_ptrs(r, mu);
+    if (mu >= 10) return poisson_ptrs(r, mu);
+    const double u = uniform(r);
+    if (u <= 1 - mu) return 0;   // u <= 1 - mu <= e^-mu: the count is 0, without computing e^-mu (most draws at small means)
+    return poisson_inversion(u, mu);
 }
 """
 
@@ -320,8 +319,9 @@ struct Run {
 C_SOURCE["sample"] = r"""
 // h, g = a h + c + s stim, mu = m link(g) and the count x ~ sampler(mu) of the neurons of W at step t of the call
 // (step `step` of the run, window ending at slot p): EventHistory.input_state, then the model's input, non_linearity
-// and emit_spikes.
-static int sample(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, int parity) {
+// and emit_spikes. Always inlined with a constant link and sampler (see `sample`): no switch per neuron.
+static inline __attribute__((always_inline)) int sample_with(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p,
+                                                             int parity, const int64_t link, const int64_t sampler) {
     const Loop *L = R->L;
     const State *S = R->S;
     const int64_t N = L->N;
@@ -344,6 +344,9 @@ static int sample(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, i
     const double s = L->s;
     const double m = L->m;
     const int64_t F = L->F;
+    const double max_count = L->max_count;
+    float *mu_record = R->mu_record;
+    int32_t *record = R->record;
     const double *ratio = L->ratio;
     const double *trace = S->trace;
     const float *stim = R->stim ? R->stim + t * N : NULL;
@@ -355,26 +358,34 @@ static int sample(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, i
         const double g = a * h + c + drive;
         double mu;
         if (g != g) mu = g;                 // NaN stays NaN (and is caught below)
-        else switch (L->link) {
+        else switch (link) {
             @LINK_CASES@
             default: mu = NAN;
         }
-        if (R->mu_record) R->mu_record[t * N + i] = (float)mu;
+        if (mu_record) mu_record[t * N + i] = (float)mu;
         if (!(mu >= 0)) return fail(W, i, mu, BAD_MEAN);   // negative or NaN
         Stream r = stream(key, i);
         int64_t x;
-        switch (L->sampler) {
+        switch (sampler) {
             @SAMPLER_CASES@
             default: x = 0;
         }
-        if (R->record) R->record[i * R->rec_stride + R->rec_offset + t] = (int32_t)x;
         if (x == 0) continue;
+        if (record) record[i * R->rec_stride + R->rec_offset + t] = (int32_t)x;   // zeros elsewhere already
         W->active[parity][spiking] = (int32_t)i;
         W->count[parity][spiking] = (int32_t)x;
         spiking++;
     }
     W->spiking[parity] = spiking;
     return OK;
+}
+
+// `sample_with` for the model's link and sampler: a copy of the loop for each pair of the registries
+static int sample(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, int parity) {
+    switch (R->L->link * SAMPLER_COUNT + R->L->sampler) {
+        @SAMPLE_CASES@
+        default: return BAD_MEAN;
+    }
 }
 """
 
@@ -594,7 +605,7 @@ LINKS = {
     "sigmoid": Link(torch.sigmoid, "mu = m / (1 + exp(-g));"),
 }
 SAMPLERS = {   # a mean beyond what the sampler takes stops the run, naming the neuron and its μ
-    "poisson": Sampler(torch.poisson, "if (mu > L->max_count) return fail(W, i, mu, BAD_MEAN);\n"
+    "poisson": Sampler(torch.poisson, "if (mu > max_count) return fail(W, i, mu, BAD_MEAN);\n"
                                       "x = poisson(&r, mu);"),
     "bernoulli": Sampler(torch.bernoulli, "if (mu > 1) return fail(W, i, mu, BAD_PROBABILITY);\n"
                                           "x = uniform(&r) < mu;"),
@@ -649,10 +660,12 @@ def step_loop_source() -> str:
     structs = "\n".join(_typedef(name, fields) for name, fields in _STRUCTS)
     source = "".join(C_SOURCE.values()).replace("@STRUCTS@", structs)
     for kind, registry in (("LINK", LINKS), ("SAMPLER", SAMPLERS)):
-        names = [f"{kind}_{name.upper()} = {k}" for k, name in enumerate(registry)]
+        names = [f"{kind}_{name.upper()} = {k}" for k, name in enumerate(registry)] + [f"{kind}_COUNT = {len(registry)}"]
         source = _fill(source, f"{kind}_ENUM", [f"enum {{ {', '.join(names)} }};"])
         source = _fill(source, f"{kind}_CASES", _cases(kind, registry))
-    return source
+    pairs = [(f"LINK_{link.upper()}", f"SAMPLER_{sampler.upper()}") for link in LINKS for sampler in SAMPLERS]
+    return _fill(source, "SAMPLE_CASES", [line for link, sampler in pairs for line in (
+        f"case {link} * SAMPLER_COUNT + {sampler}:", f"    return sample_with(R, W, t, step, p, parity, {link}, {sampler});")])
 
 _FLAGS = ["-O3", "-march=native", "-shared", "-fPIC", "-pthread"]
 _P, _I = ctypes.c_void_p, ctypes.c_int64
@@ -869,7 +882,7 @@ class CompiledLoop:
     def run(self,
             steps:int, # steps to run
             stimulus:torch.Tensor=None, # stimulus_input of each step [steps, N] (float32), or None
-            record:torch.Tensor=None, # int32 [N, T]: the steps' spikes go to columns offset … offset + steps − 1
+            record:torch.Tensor=None, # int32 [N, T] of zeros: the spikes go to columns offset … offset + steps − 1
             offset:int=0, # first column of `record`
             events_to=None, # called with (neuron, step, count) of spikes, a buffer at a time; None records no events
             event_step:int=0, # step number of the first step's events

@@ -630,7 +630,7 @@ def _run_compiled(self:Stepper, start, stop, recorder, stimulus_time, spike_tota
     ("Steps `start` … `stop` − 1 of `run` in the compiled loop; the stimulus of each step is evaluated here, with "
      "the Python loop's checks.")
     n, stimulus = self.compiled.N, None
-    times = [stimulus_time(s) for s in range(start, stop)]
+    times = [stimulus_time(s) for s in range(start, stop)] if self.model.has_stimulus else []   # none: all 0
     if any(t is not None for t in times):
         values = []
         for s, t in zip(range(start, stop), times):

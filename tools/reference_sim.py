@@ -21,7 +21,8 @@ ignores it), --seed, --kernel exact|exp.
 Output keys: engine, model, kernel, n_neurons, n_synapses, n_steps, warmup_steps, dt_ms,
 ms_per_step (the measured steps only: Brian2's own timing of the network-run loop, NEST's
 Run() wall time, ours the extra simulate() wall time of the measured call over a 10-step call
-with the same warm-up, per extra step; setup_s reports our once-per-call preparation of the
+with the same warm-up, per extra step, recording every spike as events (--record dense: 1.0.3's
+[N, steps] array; Brian2 and NEST keep spike counts here); setup_s reports our once-per-call preparation of the
 synapses and simulate_s the whole measured call), compile_s (everything
 before the measured run: building the network, brian2-cpp's code generation + compilation +
 binary start + loading arrays, Cython compilation when not cached, NEST's Prepare, and the warm-up
@@ -276,13 +277,14 @@ def run_ours(args, n, src, tgt, w, P, out):
     short_s = float("inf")
     for _ in range(3):  # the fastest of three: the setup's own noise should not leak into the difference
         t_short = time.perf_counter()
-        model.simulate(data, n_steps=10, equilibration_steps=args.warmup, verbose=False)
+        model.simulate(data, n_steps=10, equilibration_steps=args.warmup, verbose=False, record=args.record)
         short_s = min(short_s, time.perf_counter() - t_short)
     t_meas = time.perf_counter()
-    spikes = model.simulate(data, n_steps=args.steps, equilibration_steps=args.warmup, verbose=False)
+    spikes = model.simulate(data, n_steps=args.steps, equilibration_steps=args.warmup, verbose=False, record=args.record)
     sim_s = time.perf_counter() - t_meas
     per_step = max(sim_s - short_s, 0.0) / (args.steps - 10)
-    out["n_spikes"] = int(spikes.sum())
+    out["n_spikes"] = int(spikes.count.sum()) if args.record == "events" else int(spikes.sum())
+    out["record"] = args.record
     out["ms_per_step"] = per_step * 1000
     out["setup_s"] = sim_s - per_step * (args.steps + args.warmup)  # preparing the synapses, once per simulate() call
     out["compile_s"] = out["build_s"] + sim_s - per_step * args.steps  # everything before the measured steps, as for the others
@@ -312,6 +314,9 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=500, help="unmeasured steps before (default 500)")
     ap.add_argument("--threads", type=int, default=None, help="NEST local_num_threads / torch threads (Brian2 ignores it)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--record", choices=["events", "dense"], default="events",
+                    help="spikeometric_nb: what simulate() keeps; events (default) keeps every spike, more than Brian2's "
+                         "and NEST's spike counts here; dense is 1.0.3's [N, steps] array")
     ap.add_argument("--kernel", choices=["exact", "exp"], default="exact",
                     help="exact: truncated filters as in spikeometric_nb; exp: untruncated exponentials (cheaper)")
     ap.add_argument("--omp-wait-policy", choices=["passive", "active", "inherit"], default="passive",
