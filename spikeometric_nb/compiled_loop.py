@@ -111,7 +111,8 @@ static inline int64_t poisson(Stream *r, double mu) {
     if (mu <= 0) return 0;
     if (mu >= 10) return poisson_ptrs(r, mu);
     const double u = uniform(r);
-    if (u <= 1 - mu) return 0;   // u <= 1 - mu <= e^-mu: the count is 0, without computing e^-mu (most draws at small means)
+    // u <= 1 - mu <= e^-mu: the count is 0, without computing e^-mu (most draws at small means)
+    if (u <= 1 - mu) return 0;
     return poisson_inversion(u, mu);
 }
 """
@@ -320,8 +321,9 @@ C_SOURCE["sample"] = r"""
 // h, g = a h + c + s stim, mu = m link(g) and the count x ~ sampler(mu) of the neurons of W at step t of the call
 // (step `step` of the run, window ending at slot p): EventHistory.input_state, then the model's input, non_linearity
 // and emit_spikes. Always inlined with a constant link and sampler (see `sample`): no switch per neuron.
-static inline __attribute__((always_inline)) int sample_with(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p,
-                                                             int parity, const int64_t link, const int64_t sampler) {
+static inline __attribute__((always_inline))
+int sample_with(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, int parity, const int64_t link,
+                const int64_t sampler) {
     const Loop *L = R->L;
     const State *S = R->S;
     const int64_t N = L->N;
@@ -660,12 +662,14 @@ def step_loop_source() -> str:
     structs = "\n".join(_typedef(name, fields) for name, fields in _STRUCTS)
     source = "".join(C_SOURCE.values()).replace("@STRUCTS@", structs)
     for kind, registry in (("LINK", LINKS), ("SAMPLER", SAMPLERS)):
-        names = [f"{kind}_{name.upper()} = {k}" for k, name in enumerate(registry)] + [f"{kind}_COUNT = {len(registry)}"]
+        names = [f"{kind}_{name.upper()} = {k}" for k, name in enumerate(registry)]
+        names.append(f"{kind}_COUNT = {len(registry)}")
         source = _fill(source, f"{kind}_ENUM", [f"enum {{ {', '.join(names)} }};"])
         source = _fill(source, f"{kind}_CASES", _cases(kind, registry))
     pairs = [(f"LINK_{link.upper()}", f"SAMPLER_{sampler.upper()}") for link in LINKS for sampler in SAMPLERS]
     return _fill(source, "SAMPLE_CASES", [line for link, sampler in pairs for line in (
-        f"case {link} * SAMPLER_COUNT + {sampler}:", f"    return sample_with(R, W, t, step, p, parity, {link}, {sampler});")])
+        f"case {link} * SAMPLER_COUNT + {sampler}:",
+        f"    return sample_with(R, W, t, step, p, parity, {link}, {sampler});")])
 
 _FLAGS = ["-O3", "-march=native", "-shared", "-fPIC", "-pthread"]
 _P, _I = ctypes.c_void_p, ctypes.c_int64
