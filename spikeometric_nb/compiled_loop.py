@@ -849,8 +849,7 @@ class CompiledLoop:
                           sampler=_SAMPLERS[form["sampler"]], a=form["a"], c=form["c"], s=form["s"], m=form["m"],
                           max_count=max_count, **{k: _ptr(v) for k, v in keep.items()})
         # the work of a step, to choose the threads: synapses per spike, and taps and sampling per neuron
-        self.synapses_per_spike = (len(events.self_filters)
-                                   + n_syn * (events.size if dense else events.n_synapses / N / F))
+        self.synapses_per_spike = len(events.self_filters) + events.n_synapses / N   # rows or CSR, per neuron
         self.work_per_neuron = int((self.bank[self.ratio < 0] != 0).sum()) + 2 * int((self.ratio >= 0).sum()) + 10
         window = state.spikes[state.newest + 1:state.newest + 1 + K]
         self.spikes_per_step = float(window.sum()) / K   # measured again by every run
