@@ -47,23 +47,49 @@ static inline uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-// The numbers of one neuron at one step: SplitMix64's sequence from a point set by (key, step, neuron)
-typedef struct {
-    uint64_t position;
-} Stream;
+// lowbias32 (C. Wellons, hash prospector): a bijection of 32 bits, in instructions that work on eight lanes at once
+static inline uint32_t mix32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
 
 static inline uint64_t step_key(uint64_t key, int64_t step) {
     return mix64(key ^ mix64((uint64_t)step + GOLDEN));
 }
+
+// The first 24 bits of neuron i's uniform number at a step, as a whole number in [0, 2^24)
+static inline double first_bits(uint64_t key_of_step, int64_t neuron) {
+    const uint32_t low = (uint32_t)key_of_step;
+    const uint32_t high = (uint32_t)(key_of_step >> 32);
+    return (double)(int32_t)(mix32(mix32((uint32_t)neuron ^ low) + high) >> 8);
+}
+
+// The rest of one neuron's numbers at one step: SplitMix64's sequence from a point set by (key, step, neuron)
+typedef struct {
+    uint64_t position;
+} Stream;
 
 static inline Stream stream(uint64_t key_of_step, int64_t neuron) {
     Stream r = { key_of_step + ((uint64_t)neuron << 32) * GOLDEN };   // 2^32 numbers for each neuron and step
     return r;
 }
 
-static inline double uniform(Stream *r) {   // in [0, 1)
+static inline uint64_t next64(Stream *r) {
     r->position += GOLDEN;
-    return (mix64(r->position) >> 11) * 0x1.0p-53;
+    return mix64(r->position);
+}
+
+static inline double uniform(Stream *r) {   // in [0, 1)
+    return (next64(r) >> 11) * 0x1.0p-53;
+}
+
+// The neuron's uniform number in [0, 1): its first 24 bits, then 29 from its stream
+static inline double uniform_from(double first, Stream *r) {
+    return (((uint64_t)first << 29) | (next64(r) >> 35)) * 0x1.0p-53;
 }
 """
 
@@ -107,11 +133,12 @@ static int64_t poisson_ptrs(Stream *r, double mu) {
 
 # %% ../nbs/05a_compiled_loop.ipynb #11eaf5b0
 C_SOURCE["poisson sampler"] = r"""
-static inline int64_t poisson(Stream *r, double mu) {
+// The count of a neuron whose uniform number starts with `first` (its first 24 bits) and goes on in r
+static inline int64_t poisson(double first, Stream *r, double mu) {
     if (mu <= 0) return 0;
     if (mu >= 10) return poisson_ptrs(r, mu);
-    const double u = uniform(r);
-    // u <= 1 - mu <= e^-mu: the count is 0, without computing e^-mu (most draws at small means)
+    const double u = uniform_from(first, r);
+    // u <= 1 - mu <= e^-mu: the count is 0, without computing e^-mu
     if (u <= 1 - mu) return 0;
     return poisson_inversion(u, mu);
 }
@@ -186,6 +213,68 @@ static int fail(Worker *W, int64_t neuron, double mu, int code) {
 
 # %% ../nbs/05a_compiled_loop.ipynb #b3e84279
 C_SOURCE["propagate"] = r"""
+// Where add_rows is in the spikes of a step: list l, entry q
+typedef struct {
+    int64_t l;
+    int64_t q;
+} Cursor;
+
+// Move the cursor past the ends of lists; false when no spike is left
+static inline int at_spike(const Spikes *x, Cursor *at) {
+    while (at->l < x->lists && at->q >= x->length[at->l]) {
+        at->l++;
+        at->q = 0;
+    }
+    return at->l < x->lists;
+}
+
+// The dense rows of the spiking neurons onto lo ... hi - 1, filter by filter. Up to four spikes in a row of one network
+// go in one pass over the neurons, each added in the order of the spikes. The groups run across the threads' lists,
+// so they are the same whatever the number of threads.
+static void add_rows(const Loop *L, const Spikes *x, int64_t lo, int64_t hi) {
+    const int64_t N = L->N;
+    const int64_t size = L->size;
+    for (int64_t fs = 0; fs < L->n_syn; fs++) {
+        float *restrict out = L->u + (L->f0 + fs) * N;
+        Cursor at = { 0, 0 };
+        while (at_spike(x, &at)) {
+            const int64_t base = (x->active[at.l][at.q] / size) * size;
+            const float *w[4];
+            float c[4];
+            int64_t n = 0;
+            while (n < 4 && at_spike(x, &at)) {
+                const int64_t j = x->active[at.l][at.q];
+                if (j < base || j >= base + size) break;
+                w[n] = L->rows + (j * L->n_syn + fs) * size - base;   // indexed by the postsynaptic neuron
+                c[n] = x->count[at.l][at.q];
+                n++;
+                at.q++;
+            }
+            const int64_t first = base > lo ? base : lo;
+            const int64_t end = base + size < hi ? base + size : hi;
+            if (n == 4) {
+                const float *restrict w0 = w[0];
+                const float *restrict w1 = w[1];
+                const float *restrict w2 = w[2];
+                const float *restrict w3 = w[3];
+                for (int64_t i = first; i < end; i++) {
+                    float sum = out[i];
+                    sum += c[0] * w0[i];
+                    sum += c[1] * w1[i];
+                    sum += c[2] * w2[i];
+                    sum += c[3] * w3[i];
+                    out[i] = sum;
+                }
+                continue;
+            }
+            for (int64_t k = 0; k < n; k++) {
+                const float *restrict wk = w[k];
+                for (int64_t i = first; i < end; i++) out[i] += c[k] * wk[i];
+            }
+        }
+    }
+}
+
 // u_f [F, N] of the neurons lo ... hi - 1 from one step's spikes x: self filters, then the synapses of the spiking
 // neurons onto lo ... hi - 1 (partitions part_lo ... part_hi - 1: a range of each CSR row, which is sorted by target)
 static void propagate(const Loop *L, const Spikes *x, int64_t lo, int64_t hi, int64_t part_lo, int64_t part_hi) {
@@ -200,20 +289,16 @@ static void propagate(const Loop *L, const Spikes *x, int64_t lo, int64_t hi, in
             }
         }
     }
+    if (L->dense) {
+        add_rows(L, x, lo, hi);
+        return;
+    }
     for (int64_t l = 0; l < x->lists; l++) {
         for (int64_t q = 0; q < x->length[l]; q++) {
             const int64_t j = x->active[l][q];
             const float n_j = x->count[l][q];
             for (int64_t fs = 0; fs < L->n_syn; fs++) {
                 float *out = L->u + (L->f0 + fs) * N;
-                if (L->dense) {
-                    const int64_t base = (j / L->size) * L->size;
-                    const float *w = L->rows + (j * L->n_syn + fs) * L->size;
-                    const int64_t first = base > lo ? base : lo;
-                    const int64_t end = base + L->size < hi ? base + L->size : hi;
-                    for (int64_t i = first; i < end; i++) out[i] += n_j * w[i - base];
-                    continue;
-                }
                 const float *w = L->weights + fs * L->n_edges;
                 const int64_t *split = L->splits + j * (L->parts + 1);
                 for (int64_t e = split[part_lo]; e < split[part_hi]; e++) out[L->target[e]] += n_j * w[e];
@@ -318,54 +403,130 @@ struct Run {
 
 # %% ../nbs/05a_compiled_loop.ipynb #bf55bd7b
 C_SOURCE["sample"] = r"""
-// h, g = a h + c + s stim, mu = m link(g) and the count x ~ sampler(mu) of the neurons of W at step t of the call
-// (step `step` of the run, window ending at slot p): EventHistory.input_state, then the model's input, non_linearity
-// and emit_spikes. Always inlined with a constant link and sampler (see `sample`): no switch per neuron.
-static inline __attribute__((always_inline))
-int sample_with(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, int parity, const int64_t link,
-                const int64_t sampler) {
+// h of the neurons of W, window ending at slot p, into mean (EventHistory.input_state): the filters without a trace
+// summed over the whole window in float, then the running traces in double
+static void filtered_input(const Run *R, const Worker *W, int64_t p, double *restrict mean) {
     const Loop *L = R->L;
     const State *S = R->S;
     const int64_t N = L->N;
     const int64_t K = L->K;
     const int64_t FN = L->F * N;
-    float *acc = L->acc;
-    for (int64_t i = W->lo; i < W->hi; i++) acc[i] = 0;
-    for (int64_t f = 0; f < L->F; f++) {   // the filters without a trace: the whole window
+    const int64_t lo = W->lo;
+    const int64_t hi = W->hi;
+    float *restrict acc = L->acc;
+    int window = 0;
+    for (int64_t f = 0; f < L->F; f++) {
         if (L->ratio[f] >= 0) continue;
+        if (!window) for (int64_t i = lo; i < hi; i++) acc[i] = 0;
+        window = 1;
         for (int64_t k = 0; k < K; k++) {
             const float b = L->bank[f * K + k];
             if (b == 0) continue;
-            const float *u = S->inputs + (p + 1 + k) * FN + f * N;
-            for (int64_t i = W->lo; i < W->hi; i++) acc[i] += b * u[i];
+            const float *restrict u = S->inputs + (p + 1 + k) * FN + f * N;
+            for (int64_t i = lo; i < hi; i++) acc[i] += b * u[i];
         }
     }
-    const uint64_t key = step_key(S->loop_rng[0], step);
+    if (window) for (int64_t i = lo; i < hi; i++) mean[i] = acc[i];
+    else for (int64_t i = lo; i < hi; i++) mean[i] = 0;
+    for (int64_t f = 0; f < L->F; f++) {
+        if (L->ratio[f] < 0) continue;
+        const double *restrict y = S->trace + f * N;
+        for (int64_t i = lo; i < hi; i++) mean[i] += y[i];
+    }
+}
+
+// mu = m link(a h + c + s stim) in place of h (the model's input and non_linearity), and flag = 1 where mu is out of
+// [0, limit] (2 more where g is not a number: the relu would hide it). Returns whether any is out of range.
+static inline __attribute__((always_inline))
+int means(const Loop *L, const float *restrict stim, double *restrict mean, uint8_t *restrict flag, int64_t lo,
+          int64_t hi, const int64_t link, const double limit) {
     const double a = L->a;   // in locals: the compiler cannot tell that the stores below leave them alone
     const double c = L->c;
     const double s = L->s;
     const double m = L->m;
-    const int64_t F = L->F;
-    const double max_count = L->max_count;
-    float *mu_record = R->mu_record;
-    int32_t *record = R->record;
-    const double *ratio = L->ratio;
-    const double *trace = S->trace;
-    const float *stim = R->stim ? R->stim + t * N : NULL;
-    int64_t spiking = 0;
-    for (int64_t i = W->lo; i < W->hi; i++) {
-        double h = acc[i];
-        for (int64_t f = 0; f < F; f++) if (ratio[f] >= 0) h += trace[f * N + i];
-        const double drive = stim ? s * stim[i] : 0.0;
-        const double g = a * h + c + drive;
+    int out = 0;
+    for (int64_t i = lo; i < hi; i++) {
+        const double g = a * mean[i] + c + (stim ? s * stim[i] : 0.0);
         double mu;
-        if (g != g) mu = g;                 // NaN stays NaN (and is caught below)
-        else switch (link) {
+        switch (link) {
             @LINK_CASES@
             default: mu = NAN;
         }
-        if (mu_record) mu_record[t * N + i] = (float)mu;
+        const int nan = g != g;
+        const int bad = !(mu >= 0) | (mu > limit) | nan;
+        mean[i] = mu;
+        flag[i] = (uint8_t)(bad | nan << 1);
+        out |= bad;
+    }
+    return out;
+}
+
+// flag |= 1 where the first bits of the neuron's uniform number leave a spike possible under mean mu. Returns whether
+// any does.
+static inline __attribute__((always_inline))
+int maybe_spiking(uint64_t key, const double *restrict mean, uint8_t *restrict flag, int64_t lo, int64_t hi,
+                  const int64_t sampler) {
+    int any = 0;
+    for (int64_t i = lo; i < hi; i++) {
+        const double first = first_bits(key, i);
+        const double mu = mean[i];
+        int maybe;
+        switch (sampler) {
+            @SAMPLER_MAYBE@
+            default: maybe = 1;
+        }
+        flag[i] |= (uint8_t)maybe;
+        any |= maybe;
+    }
+    return any;
+}
+
+static inline int none_of_eight(const uint8_t *flag) {
+    uint64_t eight;
+    memcpy(&eight, flag, sizeof eight);
+    return eight == 0;
+}
+
+// The counts x ~ sampler(mu) of the neurons of W at step t of the call (step `step` of the run, window ending at
+// slot p): EventHistory.input_state, then the model's input, non_linearity and emit_spikes. Always inlined with a
+// constant link and sampler (see `sample`): no switch per neuron.
+static inline __attribute__((always_inline))
+int sample_with(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, int parity, const int64_t link,
+                const int64_t sampler) {
+    const Loop *L = R->L;
+    const int64_t N = L->N;
+    const int64_t lo = W->lo;
+    const int64_t hi = W->hi;
+    double *mean = L->mean;
+    uint8_t *flag = L->flag;
+    const double max_count = L->max_count;
+    double limit;
+    int error;
+    switch (sampler) {
+        @SAMPLER_LIMITS@
+        default:
+            limit = 0;
+            error = BAD_MEAN;
+    }
+    filtered_input(R, W, p, mean);
+    const float *stim = R->stim ? R->stim + t * N : NULL;
+    int open = stim ? means(L, stim, mean, flag, lo, hi, link, limit) : means(L, NULL, mean, flag, lo, hi, link, limit);
+    if (R->mu_record) {
+        for (int64_t i = lo; i < hi; i++) R->mu_record[t * N + i] = flag[i] & 2 ? NAN : (float)mean[i];
+    }
+    const uint64_t key = step_key(R->S->loop_rng[0], step);
+    open |= maybe_spiking(key, mean, flag, lo, hi, sampler);
+    int64_t spiking = 0;
+    for (int64_t i = lo; open && i < hi; i++) {
+        if (i + 8 <= hi && none_of_eight(flag + i)) {   // eight settled neurons at once: most are
+            i += 7;
+            continue;
+        }
+        if (!flag[i]) continue;
+        const double mu = flag[i] & 2 ? NAN : mean[i];
         if (!(mu >= 0)) return fail(W, i, mu, BAD_MEAN);   // negative or NaN
+        if (mu > limit) return fail(W, i, mu, error);
+        const double first = first_bits(key, i);
         Stream r = stream(key, i);
         int64_t x;
         switch (sampler) {
@@ -373,7 +534,7 @@ int sample_with(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, int
             default: x = 0;
         }
         if (x == 0) continue;
-        if (record) record[i * R->rec_stride + R->rec_offset + t] = (int32_t)x;   // zeros elsewhere already
+        if (R->record) R->record[i * R->rec_stride + R->rec_offset + t] = (int32_t)x;   // zeros elsewhere already
         W->active[parity][spiking] = (int32_t)i;
         W->count[parity][spiking] = (int32_t)x;
         spiking++;
@@ -596,27 +757,34 @@ class Link(NamedTuple):
     c: str
 
 class Sampler(NamedTuple):
-    ("A sampler of the closed forms: in torch (a count from μ), and as C statements that check `mu` and set the count "
-     "`x`.")
+    ("A sampler of the closed forms: in torch (a count from μ), and in C: the largest `mu` it takes and the error "
+     "beyond it, a test of `first` and `mu` that is false only where the count is surely 0, and statements that set "
+     "the count `x`.")
     torch: Callable
-    c: str
+    limit: str
+    error: str
+    maybe: str
+    draw: str
 
 LINKS = {
     "relu": Link(torch.relu, "mu = m * (g > 0 ? g : 0.0);"),
     "exp": Link(torch.exp, "mu = m * exp(g);"),
     "sigmoid": Link(torch.sigmoid, "mu = m / (1 + exp(-g));"),
 }
-SAMPLERS = {   # a mean beyond what the sampler takes stops the run, naming the neuron and its μ
-    "poisson": Sampler(torch.poisson, "if (mu > max_count) return fail(W, i, mu, BAD_MEAN);\n"
-                                      "x = poisson(&r, mu);"),
-    "bernoulli": Sampler(torch.bernoulli, "if (mu > 1) return fail(W, i, mu, BAD_PROBABILITY);\n"
-                                          "x = uniform(&r) < mu;"),
+SAMPLERS = {   # a mean beyond `limit` stops the run, naming the neuron and its μ
+    # 0 if u <= 1 - mu: surely so where even u's largest value with these first bits, (first + 1) / 2^24, is
+    "poisson": Sampler(torch.poisson, "max_count", "BAD_MEAN", "first > (1 - mu) * 0x1p24 - 2",
+                       "x = poisson(first, &r, mu);"),
+    # 0 if u >= mu: surely so where u's smallest value with these first bits, first / 2^24, is
+    "bernoulli": Sampler(torch.bernoulli, "1", "BAD_PROBABILITY", "first < mu * 0x1p24 + 1",
+                         "x = uniform_from(first, &r) < mu;"),
 }
 
 # %% ../nbs/05a_compiled_loop.ipynb #b738515c
 # The C structures, declared once as (field names, C type): the C typedefs and the ctypes bindings are made from these.
 LOOP_FIELDS = (   # what stays fixed during a simulation: sizes, filters, synapses, closed form, scratch space
     ("N K F", "int64_t"), ("bank", "const float *"), ("ratio", "const double *"), ("acc u", "float *"),
+    ("mean", "double *"), ("flag", "uint8_t *"),
     ("active count", "int32_t *"), ("n_self", "int64_t"), ("self_f", "const int64_t *"), ("self_w", "const float *"),
     ("f0 n_syn dense size", "int64_t"), ("rows", "const float *"), ("parts", "int64_t"),
     ("bounds splits", "const int64_t *"), ("target", "const int32_t *"), ("weights", "const float *"),
@@ -651,10 +819,16 @@ def _fill(source:str, mark:str, lines:list) -> str:
     indent = head[head.rfind("\n") + 1:]
     return head + ("\n" + indent).join(lines) + rest
 
-def _cases(kind:str, registry:dict) -> list:
-    "The `case`s of the C `switch` over a registry's entries, one statement a line."
+def _cases(kind:str, registry:dict, statements:Callable) -> list:
+    "The `case`s of the C `switch` over a registry's entries, one statement a line (`statements(entry)`)."
     return [line for name, entry in registry.items()
-            for line in (f"case {kind}_{name.upper()}:", *(f"    {s}" for s in entry.c.split("\n")), "    break;")]
+            for line in (f"case {kind}_{name.upper()}:", *(f"    {s}" for s in statements(entry).split("\n")),
+                         "    break;")]
+
+_SAMPLER_CODE = {   # the marks of the sampler's C in the source, and what fills each case
+    "LIMITS": lambda sampler: f"limit = {sampler.limit};\nerror = {sampler.error};",
+    "MAYBE": lambda sampler: f"maybe = {sampler.maybe};",
+    "CASES": lambda sampler: sampler.draw}
 
 def step_loop_source() -> str:
     ("The C source of the step loop: its sections, with the structures, links and samplers written from their "
@@ -665,7 +839,9 @@ def step_loop_source() -> str:
         names = [f"{kind}_{name.upper()} = {k}" for k, name in enumerate(registry)]
         names.append(f"{kind}_COUNT = {len(registry)}")
         source = _fill(source, f"{kind}_ENUM", [f"enum {{ {', '.join(names)} }};"])
-        source = _fill(source, f"{kind}_CASES", _cases(kind, registry))
+    source = _fill(source, "LINK_CASES", _cases("LINK", LINKS, lambda link: link.c))
+    for mark, statements in _SAMPLER_CODE.items():
+        source = _fill(source, f"SAMPLER_{mark}", _cases("SAMPLER", SAMPLERS, statements))
     pairs = [(f"LINK_{link.upper()}", f"SAMPLER_{sampler.upper()}") for link in LINKS for sampler in SAMPLERS]
     return _fill(source, "SAMPLE_CASES", [line for link, sampler in pairs for line in (
         f"case {link} * SAMPLER_COUNT + {sampler}:",
@@ -832,6 +1008,7 @@ class CompiledLoop:
         self.bank = bank.detach().to("cpu", torch.float32).contiguous()
         bounds = torch.tensor([p * N // self.parts for p in range(self.parts + 1)], dtype=torch.int64)
         keep = dict(bank=self.bank, ratio=self.ratio, acc=torch.zeros(N), u=torch.zeros(F, N), bounds=bounds,
+                    mean=torch.zeros(N, dtype=torch.float64), flag=torch.zeros(N, dtype=torch.uint8),
                     active=torch.zeros(2 * N, dtype=torch.int32), count=torch.zeros(2 * N, dtype=torch.int32),
                     self_f=torch.tensor(events.self_filters, dtype=torch.int64),
                     self_w=events.self_weights.to(torch.float32).contiguous())
