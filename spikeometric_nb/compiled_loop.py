@@ -510,7 +510,8 @@ int sample_with(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, int
     }
     filtered_input(R, W, p, mean);
     const float *stim = R->stim ? R->stim + t * N : NULL;
-    int open = stim ? means(L, stim, mean, flag, lo, hi, link, limit) : means(L, NULL, mean, flag, lo, hi, link, limit);
+    int open = stim ? means(L, stim, mean, flag, lo, hi, link, limit)
+                    : means(L, NULL, mean, flag, lo, hi, link, limit);   // a copy without the stimulus
     if (R->mu_record) {
         for (int64_t i = lo; i < hi; i++) R->mu_record[t * N + i] = flag[i] & 2 ? NAN : (float)mean[i];
     }
@@ -772,11 +773,12 @@ LINKS = {
     "sigmoid": Link(torch.sigmoid, "mu = m / (1 + exp(-g));"),
 }
 SAMPLERS = {   # a mean beyond `limit` stops the run, naming the neuron and its μ
-    # 0 if u <= 1 - mu: surely so where even u's largest value with these first bits, (first + 1) / 2^24, is
-    "poisson": Sampler(torch.poisson, "max_count", "BAD_MEAN", "first > (1 - mu) * 0x1p24 - 2",
+    # The tests of `first` are exact (scaling by 2^24 and subtracting 1 lose no bits here):
+    # 0 if u <= 1 - mu, surely so where u's values with these first bits, below (first + 1) / 2^24, all are;
+    "poisson": Sampler(torch.poisson, "max_count", "BAD_MEAN", "first > (1 - mu) * 0x1p24 - 1",
                        "x = poisson(first, &r, mu);"),
-    # 0 if u >= mu: surely so where u's smallest value with these first bits, first / 2^24, is
-    "bernoulli": Sampler(torch.bernoulli, "1", "BAD_PROBABILITY", "first < mu * 0x1p24 + 1",
+    # 0 if u >= mu, surely so where u's values with these first bits, from first / 2^24 up, all are
+    "bernoulli": Sampler(torch.bernoulli, "1", "BAD_PROBABILITY", "first < mu * 0x1p24",
                          "x = uniform_from(first, &r) < mu;"),
 }
 
