@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .checks import check_count, check_positive
+from .state import SimulationState
 
 # %% ../nbs/09_recording.ipynb #4f56fdc3
 def largest_count(dtype:torch.dtype, # a torch dtype for spike counts
@@ -297,7 +298,6 @@ class ChunkWriter:
     @property
     def checkpoint(self):
         "The `SimulationState` of the last checkpoint (None if there is none)."
-        from .simulation import SimulationState
         path = self.parts / "checkpoint.state"
         return SimulationState.load(path) if path.exists() else None
 
