@@ -19,7 +19,7 @@ from .checks import check_count
 from .base_model import Adjacency, Operands, Propagated, closed_form_of
 from .compiled_loop import CompiledLoop, cores, step_loop_library
 from .state import SimulationState, check_state_matches, network_fingerprint, step_length
-from .recording import DenseRecord, EventRecord, largest_count
+from .recording import Recorder, check_record, largest_count, make_recorder
 # the state is public API of the engine too (`from spikeometric_nb.simulation import SimulationState`)
 _all_ = ["SimulationState", "network_fingerprint", "check_state_matches"]
 
@@ -509,7 +509,7 @@ def check(self:Stepper) -> None:
 def run(self:Stepper,
         n_steps:int, # steps to run
         operands, # what `step` hands to the model (None for the compiled loop)
-        recorder=None, # gets the spikes of every chunk (a `DenseRecord`, `EventRecord` or writer), or None
+        recorder:Recorder=None, # gets the spikes of every chunk (see `Recorder`), or None
         stimulus_time=lambda step: step, # the stimulus time of the run's step `step` (None: no stimulus)
         progress=None, # a progress bar, updated after every chunk
         spike_total=None, # a tensor the spikes are summed into
@@ -675,15 +675,6 @@ def resume(self:Stepper,
     else: self.switch_to_matrix()
 
 # %% ../nbs/05_simulation.ipynb #ce1fc13f
-_RECORDER_METHODS = ("begin", "started", "add_dense", "add_events", "chunk_done", "result")
-
-def _check_record(record) -> None:
-    "Raise ValueError unless `record` is 'dense', 'events' or a writer (an object with the recorder methods)."
-    if isinstance(record, str) and record in ("dense", "events"): return
-    if not isinstance(record, str) and all(callable(getattr(record, m, None)) for m in _RECORDER_METHODS): return
-    raise ValueError(f'record must be "dense", "events" or a writer such as spikeometric_nb.io.SonataWriter(path), '
-                     f'got {record!r}')
-
 def simulate(model, # a BaseModel
              data, # network(s): a `Data` or a `DataLoader` batch
              n_steps:int, # steps to record
@@ -693,7 +684,7 @@ def simulate(model, # a BaseModel
              propagation:str="auto", # "matrix", "events", or "auto": events if cheaper (a state goes on as it ran)
              state:SimulationState=None, # an earlier run's state (or a checkpoint) to continue, with no equilibration
              return_state:bool=False, # also return the run's `SimulationState`, to continue it
-             record="dense", # "dense": counts [N, n_steps]; "events": a `SpikeEvents`; or a writer streaming to a file
+             record="dense", # "dense": counts [N, n_steps]; "events": a `SpikeEvents`; or a `Recorder` (a writer to a file)
             ): # what `record` asks for (a writer: the file's path), and the state if `return_state`
     ("Simulate `model` on `data` for `n_steps` recorded steps, after an equilibration without stimulus or from a "
      "`state` to continue.")
@@ -708,7 +699,7 @@ def simulate(model, # a BaseModel
     if propagation not in ("auto", "matrix", "events"):
         raise ValueError(f'propagation must be "auto", "matrix" or "events", got {propagation!r}')
     if not isinstance(return_state, bool): raise TypeError(f"return_state must be True or False, got {return_state!r}")
-    _check_record(record)
+    check_record(record)
     if propagation == "events" and not events_possible_for(model, data):
         raise ValueError(f"propagation='events' needs a model on the shared-filter fast path with a spike history, on "
                          f"the CPU; {type(model).__name__} here is not")
@@ -717,11 +708,7 @@ def simulate(model, # a BaseModel
     check_stimulus(model, data)
     n, device, clock = data.num_nodes, data.edge_index.device, stepper.state.clock
     dt = step_length(model)
-    if record == "dense": recorder = DenseRecord(n, n_steps, store_as_dtype, device)
-    elif record == "events": recorder = EventRecord(n, n_steps, clock, dt)
-    else:
-        recorder = record
-        recorder.begin(n, n_steps, clock, dt, network=data, model=model)
+    recorder = make_recorder(record, n, n_steps, clock, dt, store_as_dtype, device, network=data, model=model)
     # "auto" equilibrates event-driven (cheap when activity is sparse, bounded when not) and keeps what its activity
     # favours
     if state is None and (propagation == "events"
