@@ -356,9 +356,19 @@ def check_network(data) -> None:
         raise ValueError(f"data.W0 and data.edge_index must be on one device, got {W0.device} and {edge_index.device}")
     if not torch.isfinite(W0).all(): raise ValueError("data.W0 must be finite, found NaN or inf")
 
-def check_stimulus(model, data) -> None:
+def check_stimulus(model, # a BaseModel
+                   data, # the network(s) to simulate
+                   batch:int|None=None, # the stimulus batch the run will use (a state's); None: the current one
+                  ) -> None:
     "Raise ValueError if the model's batched stimulus (a `BaseStimulus`) does not cover the networks of `data`."
-    if hasattr(model.stimulus, "check_networks"): model.stimulus.check_networks(_network_sizes(data))
+    stimulus = model.stimulus
+    if not hasattr(stimulus, "check_networks"): return
+    if batch is None or not hasattr(stimulus, "set_batch"): return stimulus.check_networks(_network_sizes(data))
+    current = stimulus.current_batch
+    try:   # the state's batch, checked without keeping it (a refused run changes nothing)
+        stimulus.set_batch(batch)
+        stimulus.check_networks(_network_sizes(data))
+    finally: stimulus.set_batch(current)
 
 def next_stimulus_batch(model) -> None:
     "Move a batched stimulus on to the masks of the next DataLoader batch."
@@ -395,6 +405,7 @@ class Stepper:
                  model, # a BaseModel
                  data, # the network(s)
                  state:SimulationState=None, # a state to go on from (a copy; see `simulate`); None starts afresh
+                 start:bool=True, # draw a fresh run's first spikes now (False: the caller calls `start` after its checks)
                 ):
         self.model, self.data, self.synapses = model, data, Synapses(model, data)
         self._operands = self._fingerprint = None
@@ -409,7 +420,7 @@ class Stepper:
             if getattr(self.state, name) is not None: setattr(self.state, name, getattr(self.state, name).to(device))
         self.memory = (Activation(model, n, device, self.state) if self.activation
                        else SpikeHistory(n, K, device, self.state))
-        if state is None: self.memory.push(torch.randint(0, 2, (n,), generator=model.rng, device=device).float())
+        if state is None and start: self.start()
         self.lowest = torch.full((n,), float("inf"), device=device)    # running min of μ
         self.highest = torch.zeros(n, device=device)                   # running max of μ
         self.phase, self.phase_start, self.checked_at = "step", self.state.steps, self.state.steps
@@ -418,6 +429,11 @@ class Stepper:
         self.threads = torch.get_num_threads()
         self.compiled = None   # the `CompiledLoop` of mode COMPILED
         self.enter(StepMode.ACTIVATION if self.activation else StepMode.MATRIX)
+
+    def start(self) -> None:
+        "A fresh run's first spikes: a random 0/1 vector drawn with the model's generator (the first draw of a run)."
+        self.memory.push(torch.randint(0, 2, (self.synapses.n,), generator=self.model.rng,
+                                       device=self.synapses.W0.device).float())
 
     def enter(self, mode:StepMode) -> None:
         "Set the mode: the one place it changes (`switch_to_events` and `switch_to_matrix` prepare the memory for it)."
@@ -700,15 +716,20 @@ def simulate(model, # a BaseModel
         raise ValueError(f'propagation must be "auto", "matrix" or "events", got {propagation!r}')
     if not isinstance(return_state, bool): raise TypeError(f"return_state must be True or False, got {return_state!r}")
     check_record(record)
-    if propagation == "events" and not events_possible_for(model, data):
+    # a continued run goes on as its state ran unless told otherwise
+    wanted = state.propagation if state is not None and propagation == "auto" else propagation
+    if wanted == "events" and not events_possible_for(model, data):
         raise ValueError(f"propagation='events' needs a model on the shared-filter fast path with a spike history, on "
                          f"the CPU; {type(model).__name__} here is not")
-    stepper = Stepper(model, data, state)   # a state of another network, model class or shape is a ValueError here
-    if state is not None: stepper.resume(propagation)
-    check_stimulus(model, data)
+    check_stimulus(model, data, state.stimulus_batch if state is not None else None)
+    # a state of another network, model class, dt or shape is a ValueError here; nothing is drawn yet
+    stepper = Stepper(model, data, state, start=False)
     n, device, clock = data.num_nodes, data.edge_index.device, stepper.state.clock
-    dt = step_length(model)
-    recorder = make_recorder(record, n, n_steps, clock, dt, store_as_dtype, device, network=data, model=model)
+    # a writer checks its output here, the last check: a refused run has changed nothing
+    recorder = make_recorder(record, n, n_steps, clock, step_length(model), store_as_dtype, device, network=data,
+                             model=model)
+    if state is None: stepper.start()
+    else: stepper.resume(propagation)
     # "auto" equilibrates event-driven (cheap when activity is sparse, bounded when not) and keeps what its activity
     # favours
     if state is None and (propagation == "events"
