@@ -138,51 +138,55 @@ class Synapses:
         if not self.fast: return self.edge_index.shape[1] * K
         return self.n_synapses + self.n * self.n_filters * K
 
-    def _matrix_pattern(self, edge_index):
-        "Where each (edge, filter) entry goes in the adjacency; computed once."
-        if self._pattern is None:
-            F, size = self.n_filters, self.size
-            source, target, filters = (edge_index[0, :, None], edge_index[1, :, None],
-                                       torch.arange(F, device=edge_index.device))
-            if self.dense:   # block b holds network b: entry (i mod n, (j mod n)·F + f)
-                self._pattern = ((target // size).expand(-1, F).flatten(), (target % size).expand(-1, F).flatten(),
-                                 ((source % size) * F + filters).flatten())
-            else:            # CSR [N, N·F], entries sorted by row then column
-                rows, cols = target.expand(-1, F).flatten(), (source * F + filters).flatten()
-                order = torch.argsort(rows * (self.n * F) + cols)
-                self._pattern = (order, cols[order],
-                                 torch.cat([rows.new_zeros(1), torch.bincount(rows, minlength=self.n).cumsum(0)]))
-        return self._pattern
+# %% ../nbs/05_simulation.ipynb #3304547d
+@patch
+def _matrix_pattern(self:Synapses, edge_index):
+    "Where each (edge, filter) entry goes in the adjacency; computed once."
+    if self._pattern is None:
+        F, size = self.n_filters, self.size
+        source, target, filters = (edge_index[0, :, None], edge_index[1, :, None],
+                                   torch.arange(F, device=edge_index.device))
+        if self.dense:   # block b holds network b: entry (i mod n, (j mod n)·F + f)
+            self._pattern = ((target // size).expand(-1, F).flatten(), (target % size).expand(-1, F).flatten(),
+                             ((source % size) * F + filters).flatten())
+        else:            # CSR [N, N·F], entries sorted by row then column
+            rows, cols = target.expand(-1, F).flatten(), (source * F + filters).flatten()
+            order = torch.argsort(rows * (self.n * F) + cols)
+            self._pattern = (order, cols[order],
+                             torch.cat([rows.new_zeros(1), torch.bincount(rows, minlength=self.n).cumsum(0)]))
+    return self._pattern
 
-    def operands(self) -> Operands:
-        ("`Operands` from the current parameters: the edge list and W [E, K] (generic path), or an `Adjacency`, A and "
-         "the bank.")
-        if not self.fast:   # a custom connectivity_filter, perhaps written for 1.0.3
-            W, edge_index = self.model.filtered_edges(self.W0, self.edge_index, num_nodes=self.n)
-            return Operands(edge_index, W, None)
-        self._fixed = None   # the matrix path computes its weights with autograd
-        A, edge_index = self.model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
-        if self.dense:
-            adjacency = A.new_zeros(self.n // self.size, self.size, self.size * self.n_filters).index_put(
-                self._matrix_pattern(edge_index), A.flatten(), accumulate=True)
-        else:
-            order, cols, crow = self._matrix_pattern(edge_index)
-            with warnings.catch_warnings():   # torch flags CSR tensors as beta; the product used here is stable
-                warnings.simplefilter("ignore", UserWarning)
-                adjacency = torch.sparse_csr_tensor(crow, cols, A.flatten()[order],
-                                                    size=(self.n, self.n * self.n_filters))
-        return Operands(Adjacency(adjacency), A, self.model.filter_bank().to(A.device))
+@patch
+def operands(self:Synapses) -> Operands:
+    ("`Operands` from the current parameters: the edge list and W [E, K] (generic path), or an `Adjacency`, A and "
+     "the bank.")
+    if not self.fast:   # a custom connectivity_filter, perhaps written for 1.0.3
+        W, edge_index = self.model.filtered_edges(self.W0, self.edge_index, num_nodes=self.n)
+        return Operands(edge_index, W, None)
+    self._fixed = None   # the matrix path computes its weights with autograd
+    A, edge_index = self.model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
+    if self.dense:
+        adjacency = A.new_zeros(self.n // self.size, self.size, self.size * self.n_filters).index_put(
+            self._matrix_pattern(edge_index), A.flatten(), accumulate=True)
+    else:
+        order, cols, crow = self._matrix_pattern(edge_index)
+        with warnings.catch_warnings():   # torch flags CSR tensors as beta; the product used here is stable
+            warnings.simplefilter("ignore", UserWarning)
+            adjacency = torch.sparse_csr_tensor(crow, cols, A.flatten()[order],
+                                                size=(self.n, self.n * self.n_filters))
+    return Operands(Adjacency(adjacency), A, self.model.filter_bank().to(A.device))
 
-    def events(self, fresh:bool=False) -> "EventSynapses":
-        ("The same synapses by presynaptic neuron, for event-driven propagation (no autograd; built once, or again if "
-         "`fresh`, from the current parameters).")
-        if self._events is None or fresh:
-            if self._fixed is None:
-                with torch.no_grad():
-                    self._fixed = self.model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
-            self._events = EventSynapses(*self._fixed, self.n, self.size, within=self.within)
-            self._fixed = None
-        return self._events
+@patch
+def events(self:Synapses, fresh:bool=False) -> "EventSynapses":
+    ("The same synapses by presynaptic neuron, for event-driven propagation (no autograd; built once, or again if "
+     "`fresh`, from the current parameters).")
+    if self._events is None or fresh:
+        if self._fixed is None:
+            with torch.no_grad():
+                self._fixed = self.model.filter_weights(self.W0, self.edge_index, num_nodes=self.n)
+        self._events = EventSynapses(*self._fixed, self.n, self.size, within=self.within)
+        self._fixed = None
+    return self._events
 
 # %% ../nbs/05_simulation.ipynb #fb4568c4
 _DENSE_ROWS_MAX = 2**26   # entries (256 MB of float32) up to which outgoing synapses are kept as dense rows
@@ -356,6 +360,7 @@ def check_network(data) -> None:
         raise ValueError(f"data.W0 and data.edge_index must be on one device, got {W0.device} and {edge_index.device}")
     if not torch.isfinite(W0).all(): raise ValueError("data.W0 must be finite, found NaN or inf")
 
+# %% ../nbs/05_simulation.ipynb #bfe9b801
 def check_stimulus(model, # a BaseModel
                    data, # the network(s) to simulate
                    batch:int|None=None, # the stimulus batch the run will use (a state's); None: the current one
@@ -398,6 +403,7 @@ class StepMode(str, Enum):
     COMPILED = "compiled"       # only each step's spikes propagated, in the compiled loop
     ACTIVATION = "activation"   # an activation-state model: its activation summed over all synapses, Python loop
 
+# %% ../nbs/05_simulation.ipynb #be259cb7
 class Stepper:
     ("Runs a model forward on one network, keeping the run's `SimulationState` (spike history or activation) between "
      "calls.")
@@ -405,7 +411,7 @@ class Stepper:
                  model, # a BaseModel
                  data, # the network(s)
                  state:SimulationState=None, # a state to go on from (a copy; see `simulate`); None starts afresh
-                 start:bool=True, # draw a fresh run's first spikes now (False: the caller calls `start` after its checks)
+                 start:bool=True, # draw a fresh run's first spikes now (False: the caller calls `start` later)
                 ):
         self.model, self.data, self.synapses = model, data, Synapses(model, data)
         self._operands = self._fingerprint = None
@@ -441,35 +447,37 @@ class Stepper:
             raise ValueError(f"a Stepper of {type(self.model).__name__} cannot run in mode {mode.value}")
         self.mode = mode
 
-    @property
-    def fingerprint(self) -> dict:
-        ("What this run is, to match a state against: model class, network hash, N, dt, memory kind, K, F (the hash "
-         "is computed once).")
-        if self._fingerprint is None:
-            F = self.model.filter_bank().shape[0] if self.synapses.fast else 1
-            self._fingerprint = dict(model=type(self.model).__name__, network=network_fingerprint(self.data),
-                                     n_neurons=int(self.data.num_nodes), dt=step_length(self.model),
-                                     memory="activation" if self.activation else "spikes", K=int(self.K), F=int(F))
-        return self._fingerprint
+# %% ../nbs/05_simulation.ipynb #ca5fe8b7
+@patch(as_prop=True)
+def fingerprint(self:Stepper) -> dict:
+    ("What this run is, to match a state against: model class, network hash, N, dt, memory kind, K, F (the hash "
+     "is computed once).")
+    if self._fingerprint is None:
+        F = self.model.filter_bank().shape[0] if self.synapses.fast else 1
+        self._fingerprint = dict(model=type(self.model).__name__, network=network_fingerprint(self.data),
+                                 n_neurons=int(self.data.num_nodes), dt=step_length(self.model),
+                                 memory="activation" if self.activation else "spikes", K=int(self.K), F=int(F))
+    return self._fingerprint
 
-    @property
-    def steps_done(self) -> int:
-        "Steps run so far in this state (equilibration included)."
-        return self.state.steps
+@patch(as_prop=True)
+def steps_done(self:Stepper) -> int:
+    "Steps run so far in this state (equilibration included)."
+    return self.state.steps
 
-    @property
-    def operands(self) -> Operands:
-        ("The `Operands` that `step` hands to the model, at the current parameters without autograd; built on first "
-         "use.")
-        if self._operands is None:
-            with torch.no_grad(): self._operands = self.synapses.operands()
-        return self._operands
+@patch(as_prop=True)
+def operands(self:Stepper) -> Operands:
+    ("The `Operands` that `step` hands to the model, at the current parameters without autograd; built on first "
+     "use.")
+    if self._operands is None:
+        with torch.no_grad(): self._operands = self.synapses.operands()
+    return self._operands
 
-    def where(self, index:int=None) -> str:
-        ("Names a step of the current phase for errors, e.g. 'at recorded step 12' or 'at equilibration step 3 "
-         "(before recording)'.")
-        index = self.state.steps - self.phase_start if index is None else index
-        return f"at {self.phase} {index}" + (" (before recording)" if self.phase == "equilibration step" else "")
+@patch
+def where(self:Stepper, index:int=None) -> str:
+    ("Names a step of the current phase for errors, e.g. 'at recorded step 12' or 'at equilibration step 3 "
+     "(before recording)'.")
+    index = self.state.steps - self.phase_start if index is None else index
+    return f"at {self.phase} {index}" + (" (before recording)" if self.phase == "equilibration step" else "")
 
 # %% ../nbs/05_simulation.ipynb #873f0b12
 @patch
@@ -700,7 +708,7 @@ def simulate(model, # a BaseModel
              propagation:str="auto", # "matrix", "events", or "auto": events if cheaper (a state goes on as it ran)
              state:SimulationState=None, # an earlier run's state (or a checkpoint) to continue, with no equilibration
              return_state:bool=False, # also return the run's `SimulationState`, to continue it
-             record="dense", # "dense": counts [N, n_steps]; "events": a `SpikeEvents`; or a `Recorder` (a writer to a file)
+             record="dense", # "dense": counts [N, n_steps]; "events": a `SpikeEvents`; or a `Recorder` (a writer)
             ): # what `record` asks for (a writer: the file's path), and the state if `return_state`
     ("Simulate `model` on `data` for `n_steps` recorded steps, after an equilibration without stimulus or from a "
      "`state` to continue.")
