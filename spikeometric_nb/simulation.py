@@ -243,29 +243,31 @@ class EventSynapses:
         "Stored synapse entries (dense rows count their zeros)."
         return self.rows.numel() if self.dense else self.weights.numel()
 
-    def propagate(self, spikes:torch.Tensor, out:torch.Tensor) -> None:
-        "u = A-weighted sum of this step's spikes over each neuron's incoming synapses, written into `out` [F, N]."
-        for row, f in enumerate(self.self_filters): torch.mul(self.self_weights[row], spikes, out=out[f])
-        if not self.filters: return
-        # the synaptic filters: one contiguous block after sorting
-        synaptic = out[self.filters[0]:self.filters[-1] + 1]
-        active = spikes.nonzero().squeeze(1)
-        counts = spikes.index_select(0, active)
-        if self.dense:
-            arriving = self.rows.index_select(0, active)                                    # [s, F·size]
-            if self.n_networks == 1: torch.mm(counts[None, :], arriving, out=synaptic.view(1, -1)); return
-            per_network = torch.zeros(self.n_networks, len(active), device=spikes.device, dtype=counts.dtype)
-            per_network[self.network.index_select(0, active), torch.arange(len(active), device=spikes.device)] = counts
-            synaptic.view(len(self.filters), self.n_networks, self.size).copy_(
-                (per_network @ arriving).view(self.n_networks, len(self.filters), self.size).transpose(0, 1))
-            return
-        lengths = self.degree.index_select(0, active)
-        total = int(lengths.sum())
-        edges = (torch.repeat_interleave(self.first.index_select(0, active) - (lengths.cumsum(0) - lengths), lengths,
-                                         output_size=total)
-                 + torch.arange(total, device=spikes.device))
-        weights = self.weights.index_select(1, edges) * torch.repeat_interleave(counts, lengths, output_size=total)
-        synaptic.zero_().index_add_(1, self.target.index_select(0, edges), weights)
+# %% ../nbs/05_simulation.ipynb #12270585
+@patch
+def propagate(self:EventSynapses, spikes:torch.Tensor, out:torch.Tensor) -> None:
+    "u = A-weighted sum of this step's spikes over each neuron's incoming synapses, written into `out` [F, N]."
+    for row, f in enumerate(self.self_filters): torch.mul(self.self_weights[row], spikes, out=out[f])
+    if not self.filters: return
+    # the synaptic filters: one contiguous block after sorting
+    synaptic = out[self.filters[0]:self.filters[-1] + 1]
+    active = spikes.nonzero().squeeze(1)
+    counts = spikes.index_select(0, active)
+    if self.dense:
+        arriving = self.rows.index_select(0, active)                                    # [s, F·size]
+        if self.n_networks == 1: torch.mm(counts[None, :], arriving, out=synaptic.view(1, -1)); return
+        per_network = torch.zeros(self.n_networks, len(active), device=spikes.device, dtype=counts.dtype)
+        per_network[self.network.index_select(0, active), torch.arange(len(active), device=spikes.device)] = counts
+        synaptic.view(len(self.filters), self.n_networks, self.size).copy_(
+            (per_network @ arriving).view(self.n_networks, len(self.filters), self.size).transpose(0, 1))
+        return
+    lengths = self.degree.index_select(0, active)
+    total = int(lengths.sum())
+    edges = (torch.repeat_interleave(self.first.index_select(0, active) - (lengths.cumsum(0) - lengths), lengths,
+                                     output_size=total)
+             + torch.arange(total, device=spikes.device))
+    weights = self.weights.index_select(1, edges) * torch.repeat_interleave(counts, lengths, output_size=total)
+    synaptic.zero_().index_add_(1, self.target.index_select(0, edges), weights)
 
 # %% ../nbs/05_simulation.ipynb #d221662b
 class EventHistory:
@@ -622,6 +624,7 @@ def compiled_possible(self:Stepper) -> bool:
     "Whether event-driven steps would run in the compiled loop: a closed-form model, float32 state, a compiled library."
     return self._compiled_form() is not None
 
+# %% ../nbs/05_simulation.ipynb #fe5c1a16
 @patch
 def switch_to_events(self:Stepper,
                      fresh:bool=False, # rebuild the outgoing synapses from the current parameters (tuning changes them)
