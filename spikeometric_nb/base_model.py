@@ -7,7 +7,7 @@ __all__ = ['STEP_METHODS', 'frozen_parameter', 'check_steps', 'shared_filters', 
            'ClosedForm', 'BaseModel', 'closed_form_of']
 
 # %% ../nbs/01_base_model.ipynb #ba6ff6d3
-import inspect, math, numbers, os, warnings
+import inspect, math, numbers, os
 from typing import Callable, NamedTuple
 import torch
 from torch import nn
@@ -266,28 +266,6 @@ def to(self:BaseModel, *args, **kwargs):
     return self
 
 # %% ../nbs/01_base_model.ipynb #ac5034a5
-@patch
-def simulate(self:BaseModel, data, n_steps:int, verbose:bool=True, equilibration_steps:int=None,
-             store_as_dtype:torch.dtype=torch.int, propagation:str="auto", state=None, return_state:bool=False,
-             record="dense", **ignored):
-    "Spikes of the network `data` ([N, n_steps] counts by default): see `spikeometric_nb.simulation.simulate`."
-    from spikeometric_nb.simulation import simulate
-    if ignored:   # 1.0.3 accepted and ignored any keyword; code written for it keeps running, but is told
-        hint = "; attach a stimulus with model.add_stimulus(stimulus)" if "stimulus" in ignored else ""
-        warnings.warn(f"simulate: {', '.join(sorted(ignored))} has no effect and is ignored (spikeometric 1.0.3 "
-                      f"accepted and ignored unknown keywords){hint}", stacklevel=2)
-    return simulate(self, data, n_steps, verbose=verbose, equilibration_steps=equilibration_steps,
-                    store_as_dtype=store_as_dtype, propagation=propagation, state=state, return_state=return_state,
-                    record=record)
-
-@patch
-def tune(self:BaseModel, data, firing_rate:float, tunable_parameters="all", lr:float=0.1, n_steps:int=100,
-         n_epochs:int=100, verbose:bool=True) -> torch.Tensor:
-    "Fit parameters so the network fires at `firing_rate` Hz: see `spikeometric_nb.tuning.tune`."
-    from spikeometric_nb.tuning import tune
-    return tune(self, data, firing_rate, tunable_parameters=tunable_parameters, lr=lr, n_steps=n_steps,
-                n_epochs=n_epochs, verbose=verbose)
-
 def closed_form_of(model, # a BaseModel
                   ) -> dict|None: # the coefficients of its `closed_form`, or None
     ("The model's declared closed form as floats (`ClosedForm.coefficients`); None without one, or with a step "
