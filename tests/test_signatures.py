@@ -77,3 +77,28 @@ def test_tune_method_takes_every_argument_of_tune():
         warnings.simplefilter("ignore")   # two epochs do not reach the rate; only the call is checked
         assert model.tune(ring, 10., n_steps=5, n_epochs=2, verbose=False, equilibration_steps=3).shape == (2,)
 
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# help(): a model's or stimulus's parameters, with the units and ranges of their docments comments, not torch's text.
+from spikeometric_nb import base_model, models, stimulus   # noqa: E402
+
+CLASSES = [base_model.BaseModel, models.ExponentialCouplingModel, models.RectifiedLNP, models.PoissonGLM,
+           models.BernoulliGLM, models.SAModel, models.RectifiedSAM, models.ThresholdSAM,
+           stimulus.BaseStimulus, stimulus.MaskedStimulus, stimulus.RegularStimulus, stimulus.SinStimulus,
+           stimulus.PoissonStimulus, stimulus.LoadedStimulus]
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
+def test_help_shows_the_parameters(cls):
+    "Every parameter of the constructor, with its comment (units, range), in `help(cls)`; torch's own text nowhere."
+    from fastcore.docments import docments
+    import pydoc
+    text = pydoc.render_doc(cls, renderer=pydoc.plaintext)
+    assert "Initialize internal Module state" not in text
+    documented = {name: doc.docment for name, doc in docments(cls.__init__, full=True, returns=False).items()
+                  if name != "self"}
+    assert documented and all(documented.values()), f"{cls.__name__}: parameters without a comment: {documented}"
+    for name, comment in documented.items():
+        assert f"\n |      {name} : " in text or f"\n |      {name}\n" in text, f"{cls.__name__}: {name} not in help()"
+        assert comment in text, f"{cls.__name__}: the comment of {name} ({comment!r}) is not in help()"
