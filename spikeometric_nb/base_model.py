@@ -303,25 +303,7 @@ def closed_form_of(model, # a BaseModel
     if form is None or any(name in vars(model) for name in STEP_METHODS): return None
     return form.coefficients(model)
 
-# %% ../nbs/01_base_model.ipynb #61405808
-def _kind(tensor:torch.Tensor) -> str:
-    "bool, integer or float."
-    return ("bool" if tensor.dtype == torch.bool
-            else "float" if tensor.is_floating_point() or tensor.is_complex() else "integer")
-
-def _fits(saved:torch.Tensor, own:torch.Tensor) -> bool:
-    ("Whether a saved entry can become the model's: same kind, an integer as a float, whole floats as an integer "
-     "(1.0.3 has float step counts).")
-    kinds = (_kind(saved), _kind(own))
-    return (kinds[0] == kinds[1] or kinds == ("integer", "float")
-            or (kinds == ("float", "integer") and bool(torch.isfinite(saved).all() and (saved == saved.round()).all())))
-
-def _free_shape(model, key:str) -> bool:
-    "Whether a loaded entry may change shape: the model's own, or one its submodule lists in `_free_shapes`."
-    if "." not in key: return True
-    owner, name = key.rsplit(".", 1)
-    return name in getattr(model.get_submodule(owner), "_free_shapes", ())
-
+# %% ../nbs/01_base_model.ipynb #f4923760
 @patch
 def save(self:BaseModel, path) -> None:
     "Write the parameters and buffers to `path` (a state_dict, as 1.0.3 writes it, marked with the model's class)."
@@ -347,6 +329,25 @@ def _check_state_dict(self:BaseModel, values:dict) -> None:
     if isinstance(self.stimulus, nn.Module) and hasattr(self.stimulus, "_check_state_dict"):
         self.stimulus._check_state_dict({k.removeprefix("stimulus."): v for k, v in values.items()
                                          if k.startswith("stimulus.")})
+
+# %% ../nbs/01_base_model.ipynb #833045b9
+def _kind(tensor:torch.Tensor) -> str:
+    "bool, integer or float."
+    return ("bool" if tensor.dtype == torch.bool
+            else "float" if tensor.is_floating_point() or tensor.is_complex() else "integer")
+
+def _fits(saved:torch.Tensor, own:torch.Tensor) -> bool:
+    ("Whether a saved entry can become the model's: same kind, an integer as a float, whole floats as an integer "
+     "(1.0.3 has float step counts).")
+    kinds = (_kind(saved), _kind(own))
+    return (kinds[0] == kinds[1] or kinds == ("integer", "float")
+            or (kinds == ("float", "integer") and bool(torch.isfinite(saved).all() and (saved == saved.round()).all())))
+
+def _free_shape(model, key:str) -> bool:
+    "Whether a loaded entry may change shape: the model's own, or one its submodule lists in `_free_shapes`."
+    if "." not in key: return True
+    owner, name = key.rsplit(".", 1)
+    return name in getattr(model.get_submodule(owner), "_free_shapes", ())
 
 @patch
 def load(self:BaseModel, path) -> None:
