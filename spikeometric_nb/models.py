@@ -8,6 +8,7 @@ __all__ = ['ExponentialCouplingModel', 'RectifiedLNP', 'PoissonGLM', 'BernoulliG
 # %% ../nbs/02_models.ipynb #06ac6cc6
 import torch
 from torch import nn
+from fastcore.basics import patch
 from .checks import check_finite, check_positive
 from .base_model import BaseModel, ClosedForm, check_steps, frozen_parameter
 # so that every model imports from here, as in 1.0.3
@@ -181,28 +182,6 @@ class BernoulliGLM(BaseModel):
             raise ValueError(f"T must be max(coupling_window, abs_ref_scale + rel_ref_scale) = {K}, "
                              f"got {int(values['T'])}")
 
-    def filter_bank(self) -> torch.Tensor:
-        "Coupling c and refractory ref filters [2, K], flipped in time (last column is lag 0)."
-        k = torch.arange(self.K - 1, -1, -1, dtype=torch.float32, device=self.dt.device)
-        A, R = self.abs_ref_scale, self.rel_ref_scale
-        c = torch.exp(-self.alpha.abs() * k * self.dt) * (k < self.coupling_window)
-        ref = (self.abs_ref_strength * (k < A)
-               + self.rel_ref_strength * torch.exp(-self.beta.abs() * (k - A) * self.dt) * ((k >= A) & (k < A + R)))
-        return torch.stack([c, ref])
-
-    def filter_weights(self, W0, edge_index, num_nodes:int=None):
-        ("Coupling edges weigh (r·W0, 0) on the bank, plus one self-edge per neuron weighing (0, 1): (A [E + N, 2], "
-         "edge_index [2, E + N]).")
-        n = num_nodes if num_nodes is not None else int(edge_index.max()) + 1 if edge_index.numel() else 0
-        E = edge_index.shape[1]
-        A = W0.new_zeros(E + n, 2)              # filled in place: no intermediate copies of a large network
-        A[:E, 0] = self.r * W0                  # coupling edges (r·W0, 0)
-        A[E:, 1] = 1.0                          # self-edges (0, 1)
-        edges = edge_index.new_empty(2, E + n)
-        edges[:, :E] = edge_index
-        edges[:, E:] = torch.arange(n, device=edge_index.device)
-        return A, edges
-
     def input(self, edge_index, W, state, t=None) -> torch.Tensor:
         "g = coupling input + refractory input (both through the synapses) + stimulus."
         return self.synaptic_input(edge_index, W, state) + self.stimulus_input(t)
@@ -218,3 +197,29 @@ class BernoulliGLM(BaseModel):
     # p = Δt·σ(h − θ + stimulus), Bernoulli spikes: the step for the compiled loop
     closed_form = ClosedForm("sigmoid", "bernoulli", a=lambda model: 1.0, c=lambda model: -model.theta,
                              s=lambda model: 1.0, m=lambda model: model.dt)
+
+# %% ../nbs/02_models.ipynb #c76755b7
+@patch
+def filter_bank(self:BernoulliGLM) -> torch.Tensor:
+    "Coupling c and refractory ref filters [2, K], flipped in time (last column is lag 0)."
+    k = torch.arange(self.K - 1, -1, -1, dtype=torch.float32, device=self.dt.device)
+    A, R = self.abs_ref_scale, self.rel_ref_scale
+    c = torch.exp(-self.alpha.abs() * k * self.dt) * (k < self.coupling_window)
+    ref = (self.abs_ref_strength * (k < A)
+           + self.rel_ref_strength * torch.exp(-self.beta.abs() * (k - A) * self.dt) * ((k >= A) & (k < A + R)))
+    return torch.stack([c, ref])
+
+@patch
+def filter_weights(self:BernoulliGLM, W0:torch.Tensor, edge_index:torch.Tensor,
+                   num_nodes:int=None) -> tuple[torch.Tensor, torch.Tensor]:
+    ("Coupling edges weigh (r·W0, 0) on the bank, plus one self-edge per neuron weighing (0, 1): (A [E + N, 2], "
+     "edge_index [2, E + N]).")
+    n = num_nodes if num_nodes is not None else int(edge_index.max()) + 1 if edge_index.numel() else 0
+    E = edge_index.shape[1]
+    A = W0.new_zeros(E + n, 2)              # filled in place: no intermediate copies of a large network
+    A[:E, 0] = self.r * W0                  # coupling edges (r·W0, 0)
+    A[E:, 1] = 1.0                          # self-edges (0, 1)
+    edges = edge_index.new_empty(2, E + n)
+    edges[:, :E] = edge_index
+    edges[:, E:] = torch.arange(n, device=edge_index.device)
+    return A, edges

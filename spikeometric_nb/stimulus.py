@@ -10,9 +10,10 @@ import math
 import torch
 from torch import nn
 from .checks import check_count, check_finite, check_positive, load_tensors, make_rng
-from .base_model import check_steps
+from .base_model import check_steps, document_init
 
 # %% ../nbs/04_stimulus.ipynb #605bcba4
+@document_init
 class BaseStimulus(nn.Module):
     "A stimulus for batches of networks: which batch is current, and a check that it fits the networks simulated."
     def __init__(self,
@@ -35,6 +36,12 @@ class BaseStimulus(nn.Module):
         # the methods use the private ones
         self.batch_size, self.n_batches, self.neurons_per_batch = (batch_size, self._n_batches,
                                                                    list(self._neurons_per_batch))
+
+
+    def __init_subclass__(cls, **kwargs):
+        "Every stimulus class gets its parameters, from their docments comments, in `help()`."
+        super().__init_subclass__(**kwargs)
+        document_init(cls)
 
     @property
     def current_batch(self) -> int:

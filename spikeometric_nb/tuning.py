@@ -169,3 +169,9 @@ def _descend(model, stepper, names, firing_rate, lr, n_steps, n_epochs, verbose,
             estimates[epoch] = rate.detach()
             stepper.check()
     return estimates
+
+# %% ../nbs/06_tuning.ipynb #bae804c3
+from fastcore.basics import patch_to
+from .base_model import BaseModel
+
+patch_to(BaseModel)(tune)
