@@ -1172,7 +1172,7 @@ def run(self:CompiledLoop,
     total, err_neuron, err_value = ctypes.c_int64(0), ctypes.c_int64(), ctypes.c_double()
     done, until = 0, 0
     for length, n_threads in plan:
-        until, start, spikes_before = until + length, time.perf_counter(), total.value
+        until, start, spikes_before, handing = until + length, time.perf_counter(), total.value, 0.
         while done < until:   # again after each EVENTS_FULL, with the steps left
             events = None
             if events_to is not None:
@@ -1190,10 +1190,12 @@ def run(self:CompiledLoop,
             done += bound.steps - self.state.steps
             self._unbind(bound)
             if events is not None and events.length:
+                handed = time.perf_counter()
                 events_to(neuron[:events.length], step[:events.length], count[:events.length])
+                handing += time.perf_counter() - handed   # the recorder's time, not the threads'
             if code not in (LoopCode.OK, LoopCode.EVENTS_FULL):
                 raise self._fail(code, err_neuron.value, err_value.value, name, where(done))
-        if length: self._learn(n_threads, time.perf_counter() - start, length, total.value - spikes_before)
+        if length: self._learn(n_threads, time.perf_counter() - start - handing, length, total.value - spikes_before)
     if len(plan) > 1:   # it measured the other count: the next measurement waits longer if the choice held
         held = self.threads_for(self.spikes_per_step) == plan[-1][1]
         self._gap = min(2 * self._gap, _GAP_MOST) if held else _GAP_FIRST
