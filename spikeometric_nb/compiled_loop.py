@@ -11,7 +11,7 @@ import ctypes, hashlib, os, platform, subprocess, tempfile, time, warnings
 from enum import IntEnum
 from functools import cache
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable
 import torch
 from fastcore.basics import patch
 from .base_model import LINKS, SAMPLERS, Link, Sampler   # the closed forms' registries
