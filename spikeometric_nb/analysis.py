@@ -168,24 +168,39 @@ def binned_correlation(spikes:Spikes, # spike counts [n_neurons, n_steps], or th
     return r.float()
 
 # %% ../nbs/07_analysis.ipynb #903ff52d
+def _check_window(window) -> tuple: # (start, stop) in ms
+    "A raster's window of time, checked: two finite numbers of ms, start < stop."
+    if not (isinstance(window, (tuple, list)) and len(window) == 2):
+        raise ValueError(f"window must be (start, stop) in ms, got {window!r}")
+    start, stop = check_finite(window[0], "window start"), check_finite(window[1], "window stop")
+    if not start < stop: raise ValueError(f"window must have start < stop (ms), got {window!r}")
+    return start, stop
+
 def raster_plot(spikes:Spikes, # spike counts [n_neurons, n_steps], or their `SpikeEvents`
                 dt:float=None, # time step in ms (default: the events' own)
                 ax=None, # matplotlib axis to draw on (default: a new figure)
                 title:str=None, # axis title
+                window:tuple=None, # (start, stop) in ms: draw the spikes in [start, stop) (default: the recording)
                 **kwargs, # passed to `ax.scatter`
                ):
     "Dot raster of the spikes: time (ms) against neuron index."
     dt = _check_spikes(spikes, dt)
+    if window is not None: window = _check_window(window)
     if ax is None: _, ax = plt.subplots(figsize=(8, 4))
     n_neurons, n_steps = _shape(spikes)
     if isinstance(spikes, SpikeEvents):   # each (neuron, step) once, ordered like a dense tensor's nonzero entries
-        neuron, step = torch.unique(torch.stack([spikes.neuron, spikes.step]), dim=1)
-        first, time = spikes.start_step, step.double() * dt
+        first = spikes.start_step
+        key = torch.unique(spikes.neuron * n_steps + (spikes.step - first))   # sorted by neuron, then step
+        neuron, time = key // n_steps, (key % n_steps + first).double() * dt
     else:
         neuron, step = torch.nonzero(spikes, as_tuple=True)
         first, time = 0, step.float() * dt
+    if window is None: window = (first * dt, (first + n_steps) * dt)
+    else:
+        shown = (time >= window[0]) & (time < window[1])
+        neuron, time = neuron[shown], time[shown]
     ax.scatter(time.cpu(), neuron.cpu(), **{"s": 2, "c": "k", "marker": "|", **kwargs})
-    ax.set(xlabel="time (ms)", ylabel="neuron", xlim=(first * dt, (first + n_steps) * dt), ylim=(-0.5, n_neurons - 0.5))
+    ax.set(xlabel="time (ms)", ylabel="neuron", xlim=window, ylim=(-0.5, n_neurons - 0.5))
     if title: ax.set_title(title)
     return ax
 
