@@ -20,8 +20,9 @@ def dense_train(seed):
     n, T = int(torch.randint(2, 13, (1,), generator=g)), int(torch.randint(30, 401, (1,), generator=g))
     rate = torch.rand(n, 1, generator=g) * 0.8
     rate[torch.rand(n, 1, generator=g) < 0.25] = 0.                     # empty neurons
+    rate[-1] = 0.                                                        # at least one
     counts = torch.poisson(rate.expand(n, T), generator=g).int()
-    lone = int(torch.randint(0, n, (1,), generator=g))
+    lone = int(torch.randint(0, n - 1, (1,), generator=g))
     counts[lone] = 0
     counts[lone, int(torch.randint(0, T, (1,), generator=g))] = 1        # a neuron with a single spike
     return counts
@@ -40,7 +41,8 @@ def events_of(dense, seed, dt=0.25):
     count = torch.cat([first, torch.ones(int(split.sum()), dtype=torch.int32)])
     order = torch.randperm(len(neuron), generator=g)
     scrambled = SpikeEvents(neuron[order], step[order], count[order], events.n_neurons, events.n_steps, start, dt)
-    assert torch.equal(scrambled.to_dense(), dense.int()) and int(split.sum()) > 0 or not (dense > 1).any()
+    assert torch.equal(scrambled.to_dense(), dense.int())
+    assert int(split.sum()) > 0 or not (dense > 1).any()                # a split count wherever there is one to split
     return scrambled
 
 
@@ -104,8 +106,8 @@ def test_plots_draw_what_the_dense_path_draws(seed):
     shift = torch.tensor([events.start_step * dt, 0.])
     torch.testing.assert_close(torch.as_tensor(left.collections[0].get_offsets().data),
                                torch.as_tensor(right.collections[0].get_offsets().data, dtype=torch.float64) + shift)
-    test_xlim = (events.start_step * dt, (events.start_step + events.n_steps) * dt)
-    torch.testing.assert_close(torch.tensor(left.get_xlim()), torch.tensor(test_xlim, dtype=torch.float64))
+    xlim = (events.start_step * dt, (events.start_step + events.n_steps) * dt)
+    torch.testing.assert_close(torch.tensor(left.get_xlim()), torch.tensor(xlim, dtype=torch.float64))
     left, right = analysis.isi_histogram(events, bins=10), analysis.isi_histogram(dense, dt, bins=10)
     assert [p.get_height() for p in left.patches] == [p.get_height() for p in right.patches]
     P = dense.shape[1] // 3
