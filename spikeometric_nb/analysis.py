@@ -127,9 +127,10 @@ def psth(spikes:Spikes, # spike counts [n_neurons, n_steps], or their `SpikeEven
                                f"of {P} steps "
                                f"(need start + period <= {n_steps})")
     if isinstance(spikes, SpikeEvents):
-        u = spikes.step - spikes.start_step - t0                     # steps since the first onset [S]
-        kept = (u >= 0) & (u < C * P)
-        total = torch.zeros(P // B, dtype=torch.int64).index_add_(0, u[kept] % P // B, spikes.count[kept].long())
+        u = spikes.step - spikes.start_step                          # steps into the recording [S]
+        kept = (u >= t0) & (u < t0 + C * P)
+        b = (u[kept] - t0) % P // B                                   # the bin of each kept event
+        total = torch.zeros(P // B, dtype=torch.int64).index_add_(0, b, spikes.count[kept].long())
         rates = total.float() / (n_neurons * C) * 1000 / (B * dt)
         device = "cpu"
     else:
