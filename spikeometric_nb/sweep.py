@@ -7,16 +7,19 @@ __all__ = ['register', 'resolve_class', 'Sweep', 'shard_seeds', 'run_shard', 're
            'sweep_status', 'main']
 
 # %% ../nbs/11_sweep.ipynb #6b27660d
-import argparse, concurrent.futures, importlib.metadata, inspect, itertools, json, math, multiprocessing, os, platform
-import socket, sys, time
+import argparse, concurrent.futures, ctypes, importlib.metadata, inspect, itertools, json, math, multiprocessing, os
+import platform, signal, socket, sys, threading, time, warnings
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 import numpy as np
 import torch
 from torch_geometric.data import Batch
+from fastcore.basics import patch
+from fastcore.imports import in_ipython
+from . import tuning
 from .checks import check_count
 from .recording import _write_aside
 from .tuning import resolve_tunable
-from fastcore.imports import in_ipython
 
 # %% ../nbs/11_sweep.ipynb #58e78c8c
 _KINDS = ("generator", "model", "stimulus")
@@ -55,16 +58,32 @@ def resolve_class(kind:str, # "generator", "model" or "stimulus"
 
 # %% ../nbs/11_sweep.ipynb #2bbb0a3b
 _FORMATS = {"sonata": ".h5", "nwb": ".nwb"}
-_TUNE_ARGUMENTS = ("firing_rate", "tunable_parameters", "lr", "n_steps", "n_epochs", "equilibration_steps")
+# what the sweep gives itself: a seeded rng, a stimulus's masks (from the driven neurons) and its batch size
+_SUPPLIED = dict(generator={"rng"}, model={"rng"}, stimulus={"rng", "stimulus_masks", "batch_size"})
+_TUNE_SUPPLIED = {"model", "data", "verbose"}   # the arguments of tuning.tune that the sweep gives
 
-def _check_part(value, name:str, kind:str) -> tuple:
-    "A (class name, kwargs) pair of the configuration, checked: the class resolves and every argument is JSON."
+def _check_arguments(where:str, owner:str, fn, given, hidden:set, supplied:set=None) -> None:
+    ("ValueError unless `fn`'s signature takes every name in `given` (naming those it takes, `hidden` aside: the sweep "
+     "gives them); with `supplied`, also unless `given` and `supplied` hold every argument it needs.")
+    parameters = inspect.signature(fn).parameters.values()
+    named = [p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    accepted = sorted(p.name for p in named if p.name not in hidden)
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters):   # **kwargs takes any name
+        for name in given:
+            if name not in accepted:
+                raise ValueError(f"{where}: {owner} takes no argument {name!r}; it takes {accepted}")
+    if supplied is None: return
+    missing = sorted(p.name for p in named if p.default is p.empty and p.name not in {*given, *supplied})
+    if missing: raise ValueError(f"{where}: {owner} needs {missing}, which neither its arguments nor the grid give")
+
+def _check_part(value, kind:str) -> tuple:
+    "A (class name, kwargs) pair of the configuration, checked: the class resolves, takes the names, JSON values."
     if not (isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[1], dict)):
-        raise ValueError(f"{name} must be a pair (class name, keyword arguments), got {value!r}")
-    resolve_class(kind, value[0])
+        raise ValueError(f"{kind} must be a pair (class name, keyword arguments), got {value!r}")
+    _check_arguments(kind, value[0], resolve_class(kind, value[0]), value[1], {"rng"})
     try: json.dumps(value[1])
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name}: its keyword arguments must be JSON values ({error})") from None
+        raise ValueError(f"{kind}: its keyword arguments must be JSON values ({error})") from None
     return (value[0], dict(value[1]))
 
 def _check_grid(grid, parts:dict) -> dict:
@@ -78,8 +97,7 @@ def _check_grid(grid, parts:dict) -> dict:
         if kind not in _KINDS or not argument:
             raise ValueError(f"grid: {key!r} must be 'generator.<arg>', 'model.<arg>' or 'stimulus.<arg>'")
         if parts.get(kind) is None: raise ValueError(f"grid: {key!r} varies the {kind}, but the sweep has none")
-        if argument not in inspect.signature(resolve_class(kind, parts[kind][0])).parameters:
-            raise ValueError(f"grid: {parts[kind][0]} takes no argument {argument!r}")
+        _check_arguments("grid", parts[kind][0], resolve_class(kind, parts[kind][0]), [argument], {"rng"})
         if not isinstance(values, (list, tuple)) or not values:
             raise ValueError(f"grid: {key!r} must map to a non-empty list of values, got {values!r}")
         try: json.dumps(list(values))
@@ -88,6 +106,17 @@ def _check_grid(grid, parts:dict) -> dict:
         checked[key] = list(values)
     return checked
 
+def _check_tune(tune) -> dict|None:
+    "The `tune` arguments, checked against `spikeometric_nb.tuning.tune`'s signature (it needs `firing_rate`)."
+    if tune is None: return None
+    if not isinstance(tune, dict): raise ValueError(f"tune must be a dict of arguments of tuning.tune, got {tune!r}")
+    _check_arguments("tune", "spikeometric_nb.tuning.tune", tuning.tune, tune, _TUNE_SUPPLIED, _TUNE_SUPPLIED)
+    try: json.dumps(tune)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"tune: its values must be JSON values ({error})") from None
+    return dict(tune)
+
+# %% ../nbs/11_sweep.ipynb #5dc64a99
 class Sweep:
     ("A dataset of many networks: a grid of points, `networks_per_point` networks each, run in shards and written "
      "with a manifest.")
@@ -98,73 +127,79 @@ class Sweep:
                  networks_per_point:int, # networks simulated at every point
                  seed:int, # master seed: each network's randomness derives from it and the network's place in the sweep
                  n_steps:int, # recorded steps per network
-                 out, # output folder
+                 out, # output folder (kept as an absolute path)
                  stimulus=None, # (class name, kwargs) of a stimulus, or None; its stimulus_masks: the neurons it drives
-                 tune:dict=None, # arguments of `tune` applied at every point (per shard) before simulating, or None
+                 tune:dict=None, # arguments of `tuning.tune` applied at every point (per shard) before simulating
                  equilibration_steps:int=100, # unrecorded steps before the recording
                  shard_size:int=None, # networks per shard (one batch, one file); default: networks_per_point
                  format:str="sonata", # "sonata" (.h5) or "nwb" (.nwb)
                 ):
-        self.generator, self.model = (_check_part(generator, "generator", "generator"),
-                                      _check_part(model, "model", "model"))
-        self.stimulus = None if stimulus is None else _check_part(stimulus, "stimulus", "stimulus")
-        self.grid = _check_grid(grid, dict(generator=self.generator, model=self.model, stimulus=self.stimulus))
+        self.generator, self.model = _check_part(generator, "generator"), _check_part(model, "model")
+        self.stimulus = None if stimulus is None else _check_part(stimulus, "stimulus")
+        parts = dict(generator=self.generator, model=self.model, stimulus=self.stimulus)
+        self.grid = _check_grid(grid, parts)
         self.networks_per_point = check_count(networks_per_point, "networks_per_point", 1)
         self.seed, self.n_steps = check_count(seed, "seed", 0), check_count(n_steps, "n_steps", 1)
         self.equilibration_steps = check_count(equilibration_steps, "equilibration_steps", 0)
         self.shard_size = self.networks_per_point if shard_size is None else check_count(shard_size, "shard_size", 1)
         if format not in _FORMATS: raise ValueError(f"format must be one of {list(_FORMATS)}, got {format!r}")
-        self.format, self.out = format, Path(out)
-        if tune is not None:
-            if not isinstance(tune, dict) or "firing_rate" not in tune or set(tune) - set(_TUNE_ARGUMENTS):
-                raise ValueError(f"tune must be a dict of tune's arguments {list(_TUNE_ARGUMENTS)} with firing_rate, "
-                                 f"got {tune!r}")
-            json.dumps(tune)
-        self.tune = None if tune is None else dict(tune)
-
-    def to_dict(self) -> dict:
-        "The configuration as JSON values."
-        return dict(generator=list(self.generator), model=list(self.model),
-                    stimulus=None if self.stimulus is None else list(self.stimulus),
-                    grid=self.grid, networks_per_point=self.networks_per_point, seed=self.seed, n_steps=self.n_steps,
-                    out=str(self.out),
-                    tune=self.tune, equilibration_steps=self.equilibration_steps, shard_size=self.shard_size,
-                    format=self.format)
-
-    @classmethod
-    def from_dict(cls, config:dict) -> "Sweep":
-        "A sweep from `to_dict`'s output (every field checked again)."
-        if not isinstance(config, dict):
-            raise ValueError(f"a sweep configuration must be a JSON object, got {type(config).__name__}")
-        unknown = set(config) - set(inspect.signature(cls).parameters)
-        if unknown: raise ValueError(f"the configuration has unknown fields {sorted(unknown)}")
-        return cls(**config)
-
-    def to_json(self, path) -> Path:
-        "Write the configuration as a JSON file."
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
-        return Path(path)
-
-    @classmethod
-    def from_json(cls, path) -> "Sweep":
-        "Read a configuration written by `to_json` (or by hand)."
-        try: config = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as error:
-            raise ValueError(f"path: {str(path)!r} is not a readable JSON file ({error})") from None
-        return cls.from_dict(config)
+        self.format, self.out = format, Path(out).expanduser().resolve()
+        self.tune = _check_tune(tune)
+        for kind, part in parts.items():   # last: every argument a class needs, from its part or the grid
+            if part is None: continue
+            varied = [key.partition(".")[2] for key in self.grid if key.startswith(kind + ".")]
+            _check_arguments(kind, part[0], resolve_class(kind, part[0]), [*part[1], *varied], {"rng"},
+                             _SUPPLIED[kind])
 
     def __eq__(self, other): return isinstance(other, Sweep) and self.to_dict() == other.to_dict()
     def __repr__(self): return (f"Sweep({len(self.points())} points × {self.networks_per_point} networks "
                                 f"in {len(self.shards())} shards → {self.out})")
 
+# %% ../nbs/11_sweep.ipynb #df5414a0
+@patch
+def to_dict(self:Sweep) -> dict:
+    "The configuration as JSON values."
+    return dict(generator=list(self.generator), model=list(self.model),
+                stimulus=None if self.stimulus is None else list(self.stimulus),
+                grid=self.grid, networks_per_point=self.networks_per_point, seed=self.seed, n_steps=self.n_steps,
+                out=str(self.out),
+                tune=self.tune, equilibration_steps=self.equilibration_steps, shard_size=self.shard_size,
+                format=self.format)
+
+@patch(cls_method=True)
+def from_dict(cls:Sweep, config:dict) -> Sweep:
+    "A sweep from `to_dict`'s output (every field checked again; a relative `out` is relative to this directory)."
+    if not isinstance(config, dict):
+        raise ValueError(f"a sweep configuration must be a JSON object, got {type(config).__name__}")
+    unknown = set(config) - set(inspect.signature(cls).parameters)
+    if unknown: raise ValueError(f"the configuration has unknown fields {sorted(unknown)}")
+    return cls(**config)
+
+@patch
+def to_json(self:Sweep, path) -> Path:
+    "Write the configuration as a JSON file."
+    Path(path).write_text(json.dumps(self.to_dict(), indent=1))
+    return Path(path)
+
+@patch(cls_method=True)
+def from_json(cls:Sweep, path) -> Sweep:
+    "Read a configuration written by `to_json` (or by hand); a relative `out` is relative to the file's folder."
+    try: config = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"path: {str(path)!r} is not a readable JSON file ({error})") from None
+    if isinstance(config, dict) and isinstance(config.get("out"), str):
+        config = {**config, "out": str(Path(path).parent / Path(config["out"]).expanduser())}
+    return cls.from_dict(config)
+
 # %% ../nbs/11_sweep.ipynb #93d5d594
-def _points(self:Sweep) -> list:
+@patch
+def points(self:Sweep) -> list:
     "Every point of the grid: {grid key: value}, the last key varying fastest."
     keys = list(self.grid)
     return [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
-Sweep.points = _points
 
-def _shards(self:Sweep) -> list:
+@patch
+def shards(self:Sweep) -> list:
     ("Every shard: index, point, its parameters, its first network within the point, its number of networks, its file "
      "name.")
     shards = []
@@ -175,8 +210,8 @@ def _shards(self:Sweep) -> list:
                                n=min(self.shard_size, self.networks_per_point - first),
                                file=f"shard_{index:06d}{_FORMATS[self.format]}"))
     return shards
-Sweep.shards = _shards
 
+# %% ../nbs/11_sweep.ipynb #79783ebb
 def shard_seeds(seed:int, # the master seed
                 point:int, # the point's index
                 first:int, # the shard's first network within the point
@@ -203,6 +238,25 @@ def _build(config:dict, kind:str, point:dict, rng_seed:int|None, **extra):
         kwargs["rng"] = torch.Generator().manual_seed(rng_seed)
     return cls(**kwargs)
 
+def _tune(model, batch, tune:dict|None) -> dict:
+    ("Tune `model` on `batch` with `tuning.tune` if asked; what it found, its final estimate (Hz), whether it "
+     "converged and its warning (the row's tuning fields).")
+    if tune is None: return dict(tuned={}, tune_estimate_hz=None, tune_converged=None, tune_warning=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimates = tuning.tune(model, batch, verbose=False, **tune)
+    missed = [w for w in caught if issubclass(w.category, tuning.ConvergenceWarning)]
+    for w in caught:   # any other warning goes on as it came
+        if w not in missed: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    final = float(estimates[-1])
+    chosen = resolve_tunable(model, tune.get("tunable_parameters", "all"))
+    tuned = {name: float(model.tunable_parameters[name].detach()) for name in chosen
+             if model.tunable_parameters[name].numel() == 1}
+    said = (str(missed[-1].message) if missed else
+            f"tune: the estimated rate fell to 0 Hz (target {tune['firing_rate']} Hz)" if final == 0 else None)
+    return dict(tuned=tuned, tune_estimate_hz=final, tune_converged=said is None, tune_warning=said)
+
+# %% ../nbs/11_sweep.ipynb #b464174f
 def run_shard(config:dict, # `Sweep.to_dict()`
               shard:dict, # one of `Sweep.shards()`
              ) -> dict: # {"shard", "file", "rows"}
@@ -221,12 +275,7 @@ def run_shard(config:dict, # `Sweep.to_dict()`
         model.add_stimulus(_build(config, "stimulus", shard["parameters"], seeds["stimulus"], stimulus_masks=masks,
                                   batch_size=shard["n"]))
     built = time.perf_counter()
-    tuned = {}
-    if config["tune"] is not None:
-        model.tune(batch, verbose=False, **config["tune"])
-        chosen = resolve_tunable(model, config["tune"].get("tunable_parameters", "all"))
-        tuned = {name: float(model.tunable_parameters[name].detach()) for name in chosen
-                 if model.tunable_parameters[name].numel() == 1}
+    tuned = _tune(model, batch, config["tune"])
     tuned_at = time.perf_counter()
     events = model.simulate(batch, config["n_steps"], verbose=False, equilibration_steps=config["equilibration_steps"],
                             record="events")
@@ -241,7 +290,7 @@ def run_shard(config:dict, # `Sweep.to_dict()`
     times.update(start_unix_s=time.time() - (simulated - start), end_unix_s=None)
     rows = [dict(shard=shard["index"], point=shard["point"], network=shard["first"] + k, file=shard["file"],
                  parameters=shard["parameters"],
-                 seeds=seeds, n_neurons=sizes[k], rate_hz=rates[k], tuned=tuned, **times, host=socket.gethostname(),
+                 seeds=seeds, n_neurons=sizes[k], rate_hz=rates[k], **tuned, **times, host=socket.gethostname(),
                  pid=os.getpid(),
                  **_versions()) for k in range(len(sizes))]
     path = Path(config["out"]) / shard["file"]
@@ -270,6 +319,7 @@ def read_manifest(folder, # a sweep's output folder
         raise ValueError(f"folder: {path} is not a sweep manifest (no rows and errors)")
     return manifest
 
+# %% ../nbs/11_sweep.ipynb #afe0702f
 class _Inline:
     "An executor that runs each call at once in this process (results as completed futures)."
     def submit(self, fn, *args):
@@ -287,7 +337,8 @@ class _Futures:
     def wait_any(self, handles):
         return concurrent.futures.wait(list(handles), return_when=concurrent.futures.FIRST_COMPLETED)[0]
     def result(self, handle): return handle.result()
-    def lost(self, error) -> bool: return isinstance(error, concurrent.futures.process.BrokenProcessPool)
+    # imported by name: `concurrent.futures.process` is a submodule that `import concurrent.futures` does not load
+    def lost(self, error) -> bool: return isinstance(error, BrokenProcessPool)
     def renew(self, config, pending:dict) -> dict:
         ("A new pool after a worker died (the old one is unusable), with the shards that were pending on it submitted "
          "again.")
@@ -297,6 +348,7 @@ class _Futures:
     def close(self):
         if self.owned: self.executor.shutdown(wait=True)
 
+# %% ../nbs/11_sweep.ipynb #7ab1e92e
 class _Ray:
     ("Shards as Ray tasks of one CPU each; a Ray already initialised is used as it is, else one is started for the "
      "run and stopped after.")
@@ -319,15 +371,28 @@ class _Ray:
     def close(self):
         if self.started: self.ray.shutdown()
 
-def _initialise_worker():
-    "Each local worker steps on one thread: the sweep's parallelism is across shards."
+# %% ../nbs/11_sweep.ipynb #76d57bc8
+_PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
+
+def _end_with_parent(parent:int) -> None:
+    "End this process when `parent` (its parent process) ends: the kernel's signal on Linux, and a watching thread."
+    if sys.platform.startswith("linux"):
+        try: ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError): pass   # no prctl: the thread below does it
+    def watch():
+        while os.getppid() == parent: time.sleep(0.2)
+        os._exit(1)   # the parent is gone: nothing here is worth finishing
+    threading.Thread(target=watch, name="sweep-parent-watch", daemon=True).start()
+
+def _initialise_worker(parent:int|None):
+    "A local worker steps on one thread (the parallelism is across shards) and ends with `parent` (default: its own)."
     torch.set_num_threads(1)
+    _end_with_parent(os.getppid() if parent is None else parent)
 
 def _start_method():
     ("How local workers start: forked from this process (at once, with the library imported) when it runs no other "
      "Python thread and can fork; else from a forkserver that has imported the library (its import is paid once per "
      "process).")
-    import threading
     if ("fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux")
             and threading.active_count() == 1):
         # a worker steps on one thread, so torch's OpenMP pool is never entered after the fork
@@ -336,12 +401,17 @@ def _start_method():
     context.set_forkserver_preload(["spikeometric_nb.sweep"])
     return context
 
+def _local_pool(workers:int|None) -> concurrent.futures.ProcessPoolExecutor:
+    "A process pool of `workers` (default: all cores) that end with this process (or with its forkserver)."
+    context = _start_method()
+    # forked workers watch this process; a forkserver's watch the forkserver, which ends when this process does
+    parent = os.getpid() if context.get_start_method() == "fork" else None
+    return concurrent.futures.ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context,
+                                                  initializer=_initialise_worker, initargs=(parent,))
+
 def _executor(executor, workers, address):
     "The executor a sweep's `run` asked for, as one of the classes above."
-    if executor is None or executor == "local":
-        return _Futures(lambda: concurrent.futures.ProcessPoolExecutor(max_workers=workers or os.cpu_count(),
-                                                                       mp_context=_start_method(),
-                                                                       initializer=_initialise_worker), owned=True)
+    if executor is None or executor == "local": return _Futures(lambda: _local_pool(workers), owned=True)
     if executor == "ray": return _Ray(workers, address)
     if executor == "inline": return _Futures(_Inline, owned=True)
     if isinstance(executor, concurrent.futures.Executor) or callable(getattr(executor, "submit", None)):
@@ -350,6 +420,7 @@ def _executor(executor, workers, address):
                      f'got {executor!r}')
 
 # %% ../nbs/11_sweep.ipynb #eff8d66b
+@patch
 def _finished(self:Sweep, manifest:dict) -> dict:
     ("The rows of every finished shard: from the manifest, or from the metadata of a file the manifest does not list "
      "yet.")
@@ -366,74 +437,95 @@ def _finished(self:Sweep, manifest:dict) -> dict:
         rows[shard["index"]] = [{**row, "write_s": None} for row in metadata["sweep_rows"]]
     return rows
 
-def _run(self:Sweep,
-         executor=None, # None or "local" (a local process pool), "ray", "inline", or a concurrent.futures.Executor
-         workers:int=None, # processes (local) or CPUs (a Ray started here); default: this machine's cores
-         address:str=None, # a Ray cluster's address (default: $RAY_ADDRESS, else a local instance)
-         progress:bool=True, # a progress bar over shards
-        ) -> dict: # {"shards", "ran", "resumed", "failed": {shard: error}}
-    "Run the shards not done yet; write their files and the manifest; report the shards that failed twice."
+def _unconverged(finished:dict) -> dict:
+    "{shard: its point and what tuning said} for each finished shard whose tuning did not converge."
+    return {index: f"point {rows[0]['point']} {rows[0]['parameters']}: {rows[0]['tune_warning']}"
+            for index, rows in sorted(finished.items()) if rows and rows[0].get("tune_converged") is False}
+
+class _ManifestWriter:
+    "Rewrites the manifest aside: at most every 2 s and never more than 5 % of the time (10^5 rows are large)."
+    def __init__(self, path:Path, config:dict, finished:dict, errors:dict):
+        self.path, self.config, self.finished, self.errors = path, config, finished, errors
+        self.next = 0.
+    def __call__(self, force:bool=False):
+        if not force and time.perf_counter() < self.next: return
+        began = time.perf_counter()
+        rows = [row for index in sorted(self.finished) for row in self.finished[index]]
+        errors = {str(k): v for k, v in sorted(self.errors.items())}
+        _write_json_aside(self.path, dict(sweep=self.config, rows=rows, errors=errors))
+        self.next = time.perf_counter() + max(2., 20 * (time.perf_counter() - began))
+
+# %% ../nbs/11_sweep.ipynb #37c0a77d
+def _run_pending(pool, config:dict, todo:list, finished:dict, errors:dict, write_manifest, bar) -> None:
+    ("Run `todo` on `pool`: each result's rows into `finished`, a shard that raised twice into `errors`, a new pool "
+     "when a worker dies.")
+    attempts, breaks = {s["index"]: 0 for s in todo}, 0
+    pending = {pool.submit(config, shard): shard for shard in todo}
+    while pending:
+        for handle in pool.wait_any(pending):
+            if handle not in pending: continue   # a future of a pool replaced below
+            shard = pending.pop(handle)
+            try: result = pool.result(handle)
+            except Exception as error:
+                if pool.lost(error):   # a worker died: a new pool takes the others' shards
+                    breaks += 1
+                    if breaks > 3:
+                        raise RuntimeError(f"the sweep's worker processes keep dying ({error}); "
+                                           f"if this script is read from stdin, save it to a file "
+                                           f"(workers import the main module)") from error
+                    pending = pool.renew(config, pending)
+                attempts[shard["index"]] += 1
+                # once more: a passing failure (a lost worker, a full disk) gets a second chance
+                if attempts[shard["index"]] < 2:
+                    pending[pool.submit(config, shard)] = shard
+                    continue
+                errors[shard["index"]] = f"{type(error).__name__}: {str(error)[-2000:]}"
+            else:
+                finished[shard["index"]], breaks = result["rows"], 0
+            bar.update(1)
+            write_manifest()
+
+# %% ../nbs/11_sweep.ipynb #d92a9bac
+@patch
+def run(self:Sweep,
+        executor=None, # None or "local" (a local process pool), "ray", "inline", or a concurrent.futures.Executor
+        workers:int=None, # processes (local) or CPUs (a Ray started here); default: this machine's cores
+        address:str=None, # a Ray cluster's address (default: $RAY_ADDRESS, else a local instance)
+        progress:bool=True, # a progress bar over shards
+       ) -> dict: # {"shards", "ran", "resumed", "failed": {shard: error}, "unconverged": {shard: point and warning}}
+    "Run the shards not done yet; write their files and the manifest; report shards that failed twice or missed tuning."
     if workers is not None: check_count(workers, "workers", 1)
     pool = _executor(executor, workers, address)   # checked before anything is written
     try:
         self.out.mkdir(parents=True, exist_ok=True)
         config, saved = self.to_dict(), self.out / _CONFIG
-        if saved.exists() and Sweep.from_json(saved).to_dict() != config:
+        # the folder is where its sweep.json lies: `out` itself (relative, absolute, moved) is not compared
+        other = lambda c: {k: v for k, v in c.items() if k != "out"}
+        if saved.exists() and other(Sweep.from_json(saved).to_dict()) != other(config):
             raise ValueError(f"out: {self.out} holds another sweep ({saved}); use another folder")
         _write_json_aside(saved, config)
-        manifest = read_manifest(self.out)
-        finished = self._finished(manifest)
+        finished = self._finished(read_manifest(self.out))
         shards = self.shards()
         todo = [s for s in shards if s["index"] not in finished]
-        errors, attempts, breaks = {}, {s["index"]: 0 for s in todo}, 0
-        next_write, writing = 0., 0.
-        # at most every 2 s, and never more than 5 % of the time (a manifest of 10^5 rows is large)
-        def write_manifest(force=False):
-            nonlocal next_write, writing
-            if not force and time.perf_counter() < next_write: return
-            began = time.perf_counter()
-            rows = [row for index in sorted(finished) for row in finished[index]]
-            _write_json_aside(self.out / _MANIFEST,
-                              dict(sweep=config, rows=rows, errors={str(k): v for k, v in sorted(errors.items())}))
-            writing = time.perf_counter() - began
-            next_write = time.perf_counter() + max(2., 20 * writing)
+        errors = {}
+        write_manifest = _ManifestWriter(self.out / _MANIFEST, config, finished, errors)
         write_manifest(force=True)   # rows recovered from files join the manifest now
         from tqdm import tqdm
-        pending = {pool.submit(config, shard): shard for shard in todo}
         with tqdm(total=len(shards), initial=len(shards) - len(todo), disable=not progress, desc="Sweep shards") as bar:
-            while pending:
-                for handle in pool.wait_any(pending):
-                    if handle not in pending: continue   # a future of a pool replaced below
-                    shard = pending.pop(handle)
-                    try: result = pool.result(handle)
-                    except Exception as error:
-                        if pool.lost(error):   # a worker died: a new pool takes the others' shards
-                            breaks += 1
-                            if breaks > 3:
-                                raise RuntimeError(f"the sweep's worker processes keep dying ({error}); "
-                                                   f"if this script is read from stdin, save it to a file "
-                                                   f"(workers import the main module)") from error
-                            pending = pool.renew(config, pending)
-                        attempts[shard["index"]] += 1
-                        # once more: a passing failure (a lost worker, a full disk) gets a second chance
-                        if attempts[shard["index"]] < 2:
-                            pending[pool.submit(config, shard)] = shard
-                            continue
-                        errors[shard["index"]] = f"{type(error).__name__}: {str(error)[-2000:]}"
-                    else:
-                        finished[shard["index"]], breaks = result["rows"], 0
-                    bar.update(1)
-                    write_manifest()
+            _run_pending(pool, config, todo, finished, errors, write_manifest, bar)
         write_manifest(force=True)
     finally: pool.close()
     if errors:
-        import warnings
         warnings.warn(f"{len(errors)} of {len(shards)} shards failed twice and are recorded in {self.out / _MANIFEST} "
                       f"(run the sweep again to retry them): "
                       + "; ".join(f"shard {k}: {v[:200]}" for k, v in sorted(errors.items())))
-    return dict(shards=len(shards), ran=len(todo) - len(errors), resumed=len(shards) - len(todo), failed=errors)
-
-Sweep._finished, Sweep.run = _finished, _run
+    unconverged = _unconverged(finished)
+    if unconverged:
+        warnings.warn(f"{len(unconverged)} of {len(shards)} shards were simulated after tuning that did not converge "
+                      f"(tune_converged is false in their rows of {self.out / _MANIFEST}): "
+                      + "; ".join(f"shard {k}, {v[:300]}" for k, v in unconverged.items()), tuning.ConvergenceWarning)
+    return dict(shards=len(shards), ran=len(todo) - len(errors), resumed=len(shards) - len(todo), failed=errors,
+                unconverged=unconverged)
 
 # %% ../nbs/11_sweep.ipynb #eed6e778
 def same_results(a, # a sweep's folder
@@ -468,18 +560,21 @@ def load_sweep(folder, # a sweep's output folder
 
 # %% ../nbs/11_sweep.ipynb #d24e1367
 def sweep_status(folder, # a sweep's output folder
-                ) -> dict: # shards, done, failed, networks, mean rate (Hz)
+                ) -> dict: # shards, done, failed, unconverged, networks, mean rate (Hz)
     "How far the sweep in `folder` has got."
     folder = Path(folder)
     if not (folder / _CONFIG).exists(): raise ValueError(f"folder: {folder} holds no sweep ({_CONFIG} is missing)")
-    sweep, manifest = Sweep.from_json(folder / _CONFIG), read_manifest(folder)
-    done = ({r["shard"] for r in manifest["rows"]}
-            | {s["index"] for s in sweep.shards() if (folder / s["file"]).exists()})
-    rates = [r["rate_hz"] for r in manifest["rows"]]
-    return dict(shards=len(sweep.shards()), done=len(done), failed=len(manifest["errors"]),
-                networks=len(manifest["rows"]),
+    sweep = Sweep.from_dict({**Sweep.from_json(folder / _CONFIG).to_dict(), "out": str(folder)})
+    manifest = read_manifest(folder)
+    finished = sweep._finished(manifest)   # shards with rows, or with a file whose rows come from its metadata
+    rows = [row for index in sorted(finished) for row in finished[index]]
+    rates = [r["rate_hz"] for r in rows]
+    return dict(shards=len(sweep.shards()), done=len(finished),
+                failed=len([k for k in manifest["errors"] if int(k) not in finished]),
+                unconverged=len(_unconverged(finished)), networks=len(rows),
                 mean_rate_hz=sum(rates) / len(rates) if rates else None)
 
+# %% ../nbs/11_sweep.ipynb #d3d83ca6
 def main(argv:list=None, # command-line arguments (default: sys.argv)
         ) -> int: # exit status: 0, or 1 if shards failed
     ("python -m spikeometric_nb.sweep run CONFIG.json [--executor local|ray|inline] [--workers N] [--address A] | "
