@@ -426,20 +426,23 @@ def bench_large(run:_Runner, n_neurons:int=100_000, n_synapses:float=1e8, n_step
     return run.attempt("ours", run_in_subprocess, sys.executable, run_large_workload, **kw)
 
 # %% ../nbs/08_benchmark.ipynb #03cf5cd7
-# spins until it is stopped, or until its parent (the workload that started it) is gone
-_BUSY = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass\n"
+# says it is up, then spins until it is stopped or its parent (the workload, pid given: it may be gone already) is gone
+_BUSY = "import os, sys\nparent = int(sys.argv[1])\nprint(flush=True)\nwhile os.getppid() == parent: pass\n"
 
 @contextlib.contextmanager
 def _background_load(n:int=2, # busy processes
                     ) -> list: # their process ids, inside the block
     "`n` busy processes at nice 19 for the duration of the `with` block: the load of another job on the machine."
-    procs = [subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", _BUSY]) for _ in range(n)]
+    command = ["nice", "-n", "19", sys.executable, "-c", _BUSY, str(os.getpid())]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE) for _ in range(n)]
     try:
-        time.sleep(0.2)   # started and spinning
+        for p in procs: p.stdout.readline()   # each started and spinning (at nice 19 that can take a while)
         yield [p.pid for p in procs]
     finally:
         for p in procs: p.kill()
-        for p in procs: p.wait()
+        for p in procs:
+            p.wait()
+            p.stdout.close()
 
 # %% ../nbs/08_benchmark.ipynb #3c53911d
 def run_thread_scaling(case:str, # "ring" (seed rings), "BernoulliGLM" or "RectifiedLNP" (2.5 M synapses), "large" (10⁸)
