@@ -787,7 +787,7 @@ def simulate(model, # a BaseModel
             ): # what `record` asks for (a writer: the file's path), and the state if `return_state`
     ("Simulate `model` on `data` for `n_steps` recorded steps, after an equilibration without stimulus or from a "
      "`state` to continue.")
-    check_count(n_steps, "n_steps", 1)
+    check_count(n_steps, "n_steps", 1 if isinstance(record, str) else 0)   # a resumed writer may have none left
     if state is not None and not isinstance(state, SimulationState):
         raise TypeError(f"state must be a SimulationState (from simulate(..., return_state=True) or "
                         f"SimulationState.load), got {type(state).__name__}")
