@@ -187,7 +187,7 @@ def test_resumed_from_any_kill_point(tmp_path):
     removal of its chunk folder; the README's recipe (`resume`, then `simulate` for `steps_left` steps from the
     checkpoint) then gives the file the uninterrupted run writes, dataset for dataset (spikes, network, model), and
     leaves nothing else beside it. The killed runs are forked from one fresh process (cheap; nothing in it has run
-    torch yet), so the test takes about 20 s."""
+    torch yet): about 15 s of CPU (50 s on a busy 2-core machine)."""
     script = tmp_path / "killed.py"
     script.write_text(KILLED)
     run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
