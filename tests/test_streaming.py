@@ -193,3 +193,31 @@ def test_resumed_from_any_kill_point(tmp_path):
     run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert run.stdout.count("resumed") == 13, run.stdout
+
+
+def test_result_of_a_resumed_writer(tmp_path):
+    """A run stopped after its last checkpoint is finished by `resume(path).result()` alone, with the network and the
+    model it was begun with (kept in the chunk folder); a run with steps left is refused by `result()`, which names them."""
+    from spikeometric_nb.datasets import NormalGenerator
+    from spikeometric_nb.models import BernoulliGLM
+    from spikeometric_nb.io import read_parameters
+    import pytest
+    class Stopped(Exception): pass
+    class StopsAtResult(SonataWriter):
+        def result(self): raise Stopped()
+    network = NormalGenerator(40, mean=0., std=5., glorot=True, rng=torch.Generator().manual_seed(0)).generate(1)[0]
+    make = lambda: BernoulliGLM(theta=5., dt=1., coupling_window=5, alpha=0.2, abs_ref_scale=3, abs_ref_strength=-100.,
+                                rel_ref_scale=7, rel_ref_strength=-30., beta=0.5, r=1., rng=torch.Generator().manual_seed(0))
+    whole = make().simulate(network, 512, verbose=False, record=SonataWriter(tmp_path / "whole.h5", population="v1"))
+    with pytest.raises(Stopped):
+        make().simulate(network, 512, verbose=False, record=StopsAtResult(tmp_path / "run.h5", population="v1", chunk_events=1))
+    writer = SonataWriter.resume(tmp_path / "run.h5")
+    assert writer.steps_left == 0 and writer.population == "v1"   # the writer's arguments are kept with the run
+    path = writer.result()
+    (events, back), (expected, truth) = read_sonata(path), read_sonata(whole)
+    assert events == expected and torch.equal(back.edge_index, truth.edge_index) and torch.equal(back.W0, truth.W0)
+    assert read_parameters(path) == read_parameters(whole) is not None
+    with pytest.raises(Stopped):   # stopped with steps left: chunk_events is never reached, the checkpoint is the first
+        make().simulate(network, 512, verbose=False, record=StopsAtResult(tmp_path / "left.h5"))
+    with pytest.raises(ValueError, match="512 steps of the run in .* are still to simulate"):
+        SonataWriter.resume(tmp_path / "left.h5").result()
