@@ -349,26 +349,31 @@ class ChunkWriter(Recorder):
         self.path, self.chunk_events, self.checkpoints, self.overwrite = (Path(path), chunk_events, bool(checkpoints),
                                                                           overwrite)
         self.parts = self.path.with_name(self.path.name + ".parts")
-        self.meta, self.buffer, self.buffered, self.resumed = None, [], 0, False
+        self.meta, self.buffer, self.buffered, self.resumed, self.first = None, [], 0, False, None
 
     @classmethod
     def resume(cls,
                path, # the output file of the killed run
-               **kwargs, # the writer's other arguments
+               **kwargs, # the writer's other arguments (default: those the run was begun with)
               ):
         "A writer that goes on with the run killed while writing `path`: its `checkpoint` and `steps_left` continue it."
         writer = cls(path, **kwargs)
-        meta_path = writer.parts / "meta.json"
-        if not meta_path.exists():
+        _remove_finished(writer.parts)
+        if not (writer.parts / "meta.json").exists():
+            if writer.path.exists() and not writer.parts.exists():
+                raise ValueError(f"path: {writer.path} is complete (its chunk folder is gone): nothing to resume")
             raise ValueError(f"path: {writer.parts} holds no interrupted run to resume (no meta.json)")
-        writer.meta = json.loads(meta_path.read_text())
-        state = writer.checkpoint
-        if state is None:
+        meta = json.loads((writer.parts / "meta.json").read_text())
+        writer = cls(path, **_given_settings(meta, kwargs))   # the writer the run was begun with
+        writer.meta, state = meta, writer.checkpoint
+        if state is None and not writer.checkpoints:
             raise ValueError(f"path: the interrupted run in {writer.parts} has no checkpoint "
                              f"(it ran with checkpoints=False)")
-        # written after the checkpoint (killed between the two): recomputed by the continuation
+        # chunks after the checkpoint (killed between the two) are recomputed; without one (killed before the first
+        # recorded step) the run starts again
+        clock = meta["start_step"] if state is None else state.clock
         for chunk in writer.chunks():
-            if _chunk_span(chunk)[1] > state.clock: chunk.unlink()
+            if _chunk_span(chunk)[1] > clock: chunk.unlink()
         writer.resumed = True
         return writer
 
@@ -380,8 +385,13 @@ class ChunkWriter(Recorder):
 
     @property
     def steps_left(self) -> int:
-        "Steps of the interrupted run still to simulate after the last checkpoint."
-        return self.meta["start_step"] + self.meta["n_steps"] - self.checkpoint.clock
+        "Steps of the interrupted run still to simulate after the last checkpoint (0: `simulate` only writes the file)."
+        state, m = self.checkpoint, self.meta
+        return m["start_step"] + m["n_steps"] - (m["start_step"] if state is None else state.clock)
+
+    def settings(self) -> dict:
+        "The writer's arguments but the path, kept with the run so that `resume` makes the same writer."
+        return dict(chunk_events=self.chunk_events, checkpoints=self.checkpoints)
 
     def chunks(self) -> list:
         "The chunk files written so far, in time order."
@@ -398,6 +408,40 @@ class ChunkWriter(Recorder):
         return SpikeEvents(*columns, self.meta["n_neurons"], stop - self.meta["start_step"], self.meta["start_step"],
                            self.meta["dt"])
 
+# %% ../nbs/09_recording.ipynb #0a421d1c
+from datetime import datetime
+
+def _finished(parts:Path) -> Path:
+    "Where a complete run's chunk folder is renamed before it is removed."
+    return parts.with_name(parts.name + ".removing")
+
+def _remove_finished(parts:Path) -> None:
+    "Remove what a run killed while removing its chunk folder left (its output is whole)."
+    if _finished(parts).exists(): shutil.rmtree(_finished(parts))
+
+def _stored_settings(settings:dict, # a writer's arguments
+                    ) -> dict: # {"settings": the JSON-able ones, "unsaved": the names of the others}
+    "A writer's arguments as meta.json keeps them (a datetime as ISO text)."
+    kept, unsaved = {}, []
+    for name, value in settings.items():
+        if isinstance(value, datetime): value = {"datetime": value.isoformat()}
+        try: json.dumps(value)
+        except (TypeError, ValueError): unsaved.append(name)
+        else: kept[name] = value
+    return dict(settings=kept, unsaved=unsaved)
+
+def _given_settings(meta:dict, # an interrupted run's meta.json
+                    kwargs:dict, # the arguments given to `resume`
+                   ) -> dict:
+    "The arguments of a resumed writer: those the run was begun with, then the caller's."
+    missing = [name for name in meta.get("unsaved", []) if name not in kwargs]
+    if missing: raise ValueError(f"{missing}: the interrupted run's writer had these arguments, which meta.json "
+                                 f"cannot keep: pass them to resume again")
+    kept = {name: (datetime.fromisoformat(value["datetime"]) if isinstance(value, dict) and set(value) == {"datetime"}
+                   else value)
+            for name, value in meta.get("settings", {}).items()}
+    return {**kept, **kwargs}
+
 # %% ../nbs/09_recording.ipynb #545ac9ee
 @patch
 def begin(self:ChunkWriter,
@@ -412,16 +456,20 @@ def begin(self:ChunkWriter,
     if dt is None: raise ValueError(f"{type(self).__name__} needs the model's step dt (ms) to write spike times")
     self.network, self.model = network, model
     if self.resumed:
-        m = self.meta
+        m, state = self.meta, self.checkpoint
+        clock = m["start_step"] if state is None else state.clock
         if ((n_neurons, float(dt), start_step, start_step + n_steps)
-                != (m["n_neurons"], m["dt"], self.checkpoint.clock, m["start_step"] + m["n_steps"])):
+                != (m["n_neurons"], m["dt"], clock, m["start_step"] + m["n_steps"])):
             raise ValueError(f"the continued run must take the {m['n_neurons']} neurons (dt={m['dt']} ms) "
-                             f"from step {self.checkpoint.clock} to "
+                             f"from step {clock} to "
                              f"{m['start_step'] + m['n_steps']}; got {n_neurons} neurons (dt={dt}) "
                              f"from step {start_step} for {n_steps} steps: "
                              f"pass state=writer.checkpoint and n_steps=writer.steps_left")
-        self.first = self.checkpoint.clock
+        self.first = clock
         return
+    _remove_finished(self.parts)
+    # a folder without meta.json: a run killed as it began, which recorded nothing
+    if self.parts.is_dir() and not (self.parts / "meta.json").exists(): shutil.rmtree(self.parts)
     if self.parts.exists():
         raise ValueError(f"path: {self.parts} holds an interrupted run; "
                          f"resume it with {type(self).__name__}.resume({str(self.path)!r}) "
@@ -430,7 +478,7 @@ def begin(self:ChunkWriter,
         raise ValueError(f"path: {self.path} exists; pass overwrite=True to replace it")
     self.parts.mkdir(parents=True)
     self.meta = dict(writer=type(self).__name__, n_neurons=int(n_neurons), n_steps=int(n_steps),
-                     start_step=int(start_step), dt=float(dt))
+                     start_step=int(start_step), dt=float(dt), **_stored_settings(self.settings()))
     _write_aside(self.parts / "meta.json", lambda part: part.write_text(json.dumps(self.meta)))
     self.first = start_step
 
@@ -441,7 +489,7 @@ def started(self:ChunkWriter,
            ) -> None:
     ("Called by `simulate` right before the first recorded step: the first checkpoint, from which a run killed "
      "before its first chunk resumes.")
-    if self.checkpoints and not self.resumed: self._checkpoint(snapshot)
+    if self.checkpoints and not (self.parts / "checkpoint.state").exists(): self._checkpoint(snapshot)
 
 @patch
 def add_dense(self:ChunkWriter, start:int, counts:torch.Tensor) -> None:
@@ -484,13 +532,18 @@ def _checkpoint(self:ChunkWriter, snapshot) -> None:
 def result(self:ChunkWriter):
     ("Write the last events, then the output file from all chunks (aside, then renamed); remove the chunk folder. "
      "Returns the output's path.")
+    if self.meta is None: raise ValueError(f"{type(self).__name__}: there is no run to write (simulate begins one)")
+    if self.first is None and self.steps_left:   # resumed, and not driven by simulate
+        raise ValueError(f"path: {self.steps_left} steps of the run in {self.parts} are still to simulate: "
+                         f"model.simulate(data, writer.steps_left, state=writer.checkpoint, record=writer)")
     self._flush(self.meta["start_step"] + self.meta["n_steps"])
     chunks = self.chunks()
     def read():   # the chunks' columns, one chunk at a time, in time order
         for chunk in chunks:
             with np.load(chunk, allow_pickle=False) as c: yield c["neuron"], c["step"], c["count"]
     _write_aside(self.path, lambda part: self.write_file(part, read, self.meta))
-    shutil.rmtree(self.parts)
+    os.replace(self.parts, _finished(self.parts))   # the output is whole: its chunk folder goes at once
+    shutil.rmtree(_finished(self.parts))
     return self.path
 
 @patch

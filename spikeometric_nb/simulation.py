@@ -712,10 +712,16 @@ def simulate(model, # a BaseModel
              state:SimulationState=None, # an earlier run's state (or a checkpoint) to continue, with no equilibration
              return_state:bool=False, # also return the run's `SimulationState`, to continue it
              record="dense", # "dense": counts [N, n_steps]; "events": a `SpikeEvents`; or a `Recorder` (a writer)
+             **ignored, # keywords spikeometric 1.0.3 accepted and ignored: each is warned about, and has no effect
             ): # what `record` asks for (a writer: the file's path), and the state if `return_state`
     ("Simulate `model` on `data` for `n_steps` recorded steps, after an equilibration without stimulus or from a "
      "`state` to continue.")
-    check_count(n_steps, "n_steps", 1)
+    if ignored:   # 1.0.3 accepted and ignored any keyword; code written for it keeps running, but is told
+        hint = "; attach a stimulus with model.add_stimulus(stimulus)" if "stimulus" in ignored else ""
+        warnings.warn(f"simulate: {', '.join(sorted(ignored))} has no effect and is ignored (spikeometric 1.0.3 "
+                      f"accepted and ignored unknown keywords){hint}", stacklevel=2)
+    # a writer resumed with nothing left to run only writes its file
+    check_count(n_steps, "n_steps", 1 if isinstance(record, str) else 0)
     if state is not None and not isinstance(state, SimulationState):
         raise TypeError(f"state must be a SimulationState (from simulate(..., return_state=True) or "
                         f"SimulationState.load), got {type(state).__name__}")
@@ -763,3 +769,9 @@ def simulate(model, # a BaseModel
     next_stimulus_batch(model)
     result = recorder.result()
     return (result, final) if return_state else result
+
+# %% ../nbs/05_simulation.ipynb #55dc8ba1
+from fastcore.basics import patch_to
+from .base_model import BaseModel
+
+patch_to(BaseModel)(simulate)

@@ -63,6 +63,32 @@ def _unconverged(estimates:torch.Tensor, # per-epoch rate estimates (Hz) [n_epoc
     approaching = abs(last[-half:].mean().item() - target) < abs(last[:half].mean().item() - target) if m > 1 else True
     return mean, se, m, approaching
 
+def _convergence_message(name:str, # the model's class name
+                         estimates:torch.Tensor, # per-epoch rate estimates (Hz) [n_epochs]
+                         firing_rate:float, # target rate (Hz)
+                         lr:float, # the call's learning rate
+                         n_epochs:int, # the call's epochs
+                        ) -> str|None: # the warning's text, None if the estimates reached the target
+    "The `ConvergenceWarning`'s text: the miss, how far this call came and what to change (None if it arrived)."
+    if (missed := _unconverged(estimates, firing_rate)) is None: return None
+    mean, se, m, approaching = missed
+    first = estimates[:m].double().mean().item()
+    moved = (first - mean) / (first - firing_rate) if first != firing_rate else 0.
+    # progress only where the call went part of the way from where it started: tune again continues from there
+    progress = (f"this call brought it {moved:.0%} of the way from {first:.4g} Hz (its first {m} epochs), "
+                f"and calling tune again continues from the parameters reached; or " if 0 < moved < 1 else "")
+    advice = (f"it was still approaching the target: {progress}give it more epochs (n_epochs={n_epochs}) "
+              f"or a larger learning rate (lr={lr:g})"
+              if approaching else
+              f"it was not approaching the target: try a smaller learning rate (lr={lr:g}), "
+              f"or other tunable_parameters")
+    return (f"tune: {name} has not converged: "
+            f"the rate estimated over the last {m} epochs is {mean:.4g} ± {se:.2g} Hz, "
+            f"{abs(mean - firing_rate):.3g} Hz ({abs(mean - firing_rate) / firing_rate:.1%}) "
+            f"from the target {firing_rate:g} Hz, "
+            f"more than its noise allows; {advice}")
+
+# %% ../nbs/06_tuning.ipynb #fd8f9730
 def _user_frame() -> int:
     "The `stacklevel` of the first caller outside this package, so that a warning of `tune` points at the user's line."
     level, frame, package = 1, sys._getframe(1), os.path.dirname(__file__) if "__file__" in globals() else None
@@ -88,6 +114,7 @@ def _settle(stepper, n_steps, stimulus_time, operands=None):
     # the gradient steps read the spike history, which the compiled loop kept up to date
     stepper.switch_to_matrix()
 
+# %% ../nbs/06_tuning.ipynb #c1adf1ab
 def tune(model, # a BaseModel with a `dt` (ms)
          data, # network(s) to tune on
          firing_rate:float, # target rate in Hz (> 0)
@@ -123,21 +150,12 @@ def tune(model, # a BaseModel with a `dt` (ms)
     if estimates[-1] == 0:   # e.g. a rectifier below threshold everywhere: μ = 0 has no gradient, tuning is stuck
         warnings.warn(f"tune: {type(model).__name__} fell silent (estimated rate 0 Hz) and cannot recover by gradient; "
                       f"try a smaller lr than {lr} or fewer tunable parameters")
-    elif (missed := _unconverged(estimates, firing_rate)) is not None:
-        mean, se, m, approaching = missed
-        advice = (f"it was still approaching the target: give it more epochs (n_epochs={n_epochs}) "
-                  f"or a larger learning rate (lr={lr:g})"
-                  if approaching else
-                  f"it was not approaching the target: try a smaller learning rate (lr={lr:g}), "
-                  f"or other tunable_parameters")
-        warnings.warn(f"tune: {type(model).__name__} has not converged: "
-                      f"the rate estimated over the last {m} epochs is {mean:.4g} ± {se:.2g} Hz, "
-                      f"{abs(mean - firing_rate):.3g} Hz ({abs(mean - firing_rate) / firing_rate:.1%}) "
-                      f"from the target {firing_rate:g} Hz, "
-                      f"more than its noise allows; {advice}", ConvergenceWarning, stacklevel=_user_frame())
+    elif (message := _convergence_message(type(model).__name__, estimates, firing_rate, lr, n_epochs)) is not None:
+        warnings.warn(message, ConvergenceWarning, stacklevel=_user_frame())
     next_stimulus_batch(model)   # as simulate: the next DataLoader batch gets its own masks
     return estimates
 
+# %% ../nbs/06_tuning.ipynb #11098387
 def _descend(model, stepper, names, firing_rate, lr, n_steps, n_epochs, verbose, equilibration_steps) -> torch.Tensor:
     ("The epochs of `tune`: settle, estimate the rate from μ of `n_steps` steps, one Adam step. Returns the estimates "
      "[n_epochs].")

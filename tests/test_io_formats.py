@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 pytest.importorskip("h5py")
 pytest.importorskip("pynwb")
 pytest.importorskip("neo")
+pynwb = pytest.importorskip("pynwb")
 
 from torch_geometric.data import Data                                     # noqa: E402
 from torch_geometric.loader import DataLoader                             # noqa: E402
@@ -95,3 +96,27 @@ def test_sonata_file_reads_in_libsonata(tmp_path):
     assert (edges.source, edges.target) == ("v1", "v1")
     assert edges.source_nodes(everything).tolist() == [0, 1, 2] and edges.target_nodes(everything).tolist() == [1, 2, 0]
     assert edges.get_attribute("syn_weight", everything).tolist() == [0.5, -1.0, 2.0]
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=recordings(), seed=st.integers(0, 1000))
+def test_neo_reads_our_nwb_files(tmp_path_factory, events, seed):
+    "Neo's own NWB reader (neo.io.NWBIO) reads the files of write_nwb and NWBWriter: each unit's spike times in s and the span."
+    import neo
+    folder = tmp_path_factory.mktemp("neo")
+    network = _network(events.n_neurons, seed)
+    paths = [write_nwb(folder / "whole.nwb", events, network=network)]
+    if events.n_steps:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            paths.append(_drive(NWBWriter(folder / "streamed.nwb", chunk_events=3, checkpoints=False), events, network, 4))
+    dense, seconds = events.to_dense(), events.dt / 1000
+    for path in paths:
+        trains = neo.io.NWBIO(str(path), "r").read_all_blocks()[0].segments[0].spiketrains
+        assert len(trains) == events.n_neurons
+        for neuron, train in enumerate(trains):
+            steps = np.repeat(np.arange(events.n_steps), dense[neuron].numpy()) + events.start_step
+            assert np.allclose(train.rescale("s").magnitude, steps * seconds, rtol=1e-12, atol=0), (path.name, neuron)
+            assert (float(train.t_start.rescale("s")), float(train.t_stop.rescale("s"))) == pytest.approx(
+                (events.start_step * seconds, (events.start_step + events.n_steps) * seconds), rel=1e-12)
+        assert list(pynwb.validate(path=str(path))) == []
