@@ -95,9 +95,10 @@ class SpikeEvents:
                 f"{self.start_step:,} … {self.start_step + self.n_steps - 1:,}, {dt})")
 
 # %% ../nbs/09_recording.ipynb #13d78217
-def _to_dense(self:SpikeEvents,
-              dtype:torch.dtype=torch.int32, # dtype of the counts (must hold the largest count)
-             ) -> torch.Tensor: # counts [n_neurons, n_steps]
+@patch
+def to_dense(self:SpikeEvents,
+             dtype:torch.dtype=torch.int32, # dtype of the counts (must hold the largest count)
+            ) -> torch.Tensor: # counts [n_neurons, n_steps]
     "The dense recording these events came from (column c is step start_step + c)."
     if len(self): check_counts_fit(int(self.count.max()), dtype)
     else: largest_count(dtype)
@@ -105,13 +106,13 @@ def _to_dense(self:SpikeEvents,
     dense.index_put_((self.neuron, self.step - self.start_step), self.count.long(), accumulate=True)
     if len(self): check_counts_fit(int(dense.max()), dtype)   # repeated (neuron, step) pairs add up
     return dense.to(dtype)
-SpikeEvents.to_dense = _to_dense
 
-def _from_dense(cls,
-                spikes:torch.Tensor, # counts [n_neurons, n_steps] (any real dtype with whole, non-negative values)
-                dt:float=None, # step length in ms
-                start_step:int=0, # step of the first column
-               ) -> SpikeEvents:
+@patch(cls_method=True)
+def from_dense(cls:SpikeEvents,
+               spikes:torch.Tensor, # counts [n_neurons, n_steps] (any real dtype with whole, non-negative values)
+               dt:float=None, # step length in ms
+               start_step:int=0, # step of the first column
+              ) -> SpikeEvents:
     "The events of a dense recording, in time order (by step, then neuron)."
     if not isinstance(spikes, torch.Tensor) or spikes.ndim != 2:
         raise ValueError(f"spikes must be a [n_neurons, n_steps] tensor, "
@@ -123,12 +124,12 @@ def _from_dense(cls,
                        or (count.is_floating_point() and not bool((count == count.round()).all()))):
         raise ValueError("spikes must hold whole, non-negative spike counts")
     return cls(neuron, step + start_step, count.to(torch.int64), spikes.shape[0], spikes.shape[1], start_step, dt)
-SpikeEvents.from_dense = classmethod(_from_dense)
 
 # %% ../nbs/09_recording.ipynb #45bea65b
-def _cat(cls,
-         parts:list, # `SpikeEvents` of consecutive spans of the same neurons
-        ) -> SpikeEvents:
+@patch(cls_method=True)
+def cat(cls:SpikeEvents,
+        parts:list, # `SpikeEvents` of consecutive spans of the same neurons
+       ) -> SpikeEvents:
     "One recording from consecutive recordings (each starting where the previous one stops)."
     parts = list(parts)
     if not parts: raise ValueError("parts must hold at least one SpikeEvents")
@@ -141,11 +142,11 @@ def _cat(cls,
     return cls(torch.cat([p.neuron for p in parts]), torch.cat([p.step for p in parts]),
                torch.cat([p.count for p in parts]),
                first.n_neurons, sum(p.n_steps for p in parts), first.start_step, first.dt)
-SpikeEvents.cat = classmethod(_cat)
 
-def _split(self:SpikeEvents,
-           sizes:list, # neurons of each network, in node order (they must add up to n_neurons)
-          ) -> list: # one `SpikeEvents` per network, neurons numbered from 0
+@patch
+def split(self:SpikeEvents,
+          sizes:list, # neurons of each network, in node order (they must add up to n_neurons)
+         ) -> list: # one `SpikeEvents` per network, neurons numbered from 0
     "The events of each network of a batch."
     sizes = [int(s) for s in sizes]
     if sum(sizes) != self.n_neurons or min(sizes) < 1:
@@ -158,7 +159,6 @@ def _split(self:SpikeEvents,
         parts.append(SpikeEvents(self.neuron[mine] - edges[b], self.step[mine], self.count[mine], size, self.n_steps,
                                  self.start_step, self.dt))
     return parts
-SpikeEvents.split = _split
 
 def _coalesced(self:SpikeEvents) -> tuple:
     "(neuron, step, count) in time order with repeated (neuron, step) pairs added up: the canonical form."
@@ -167,12 +167,13 @@ def _coalesced(self:SpikeEvents) -> tuple:
     count = torch.zeros(len(unique), dtype=torch.int64).index_add_(0, inverse, self.count.long())
     return unique % self.n_neurons, unique // self.n_neurons, count
 
-def _eq(self:SpikeEvents, other) -> bool:
+@patch
+def __eq__(self:SpikeEvents, other) -> bool:
+    "Equal when the same spikes: the same counts per (neuron, step), however they are split into events."
     if not isinstance(other, SpikeEvents): return NotImplemented
     if ((self.n_neurons, self.n_steps, self.start_step, self.dt)
             != (other.n_neurons, other.n_steps, other.start_step, other.dt)): return False
     return all(torch.equal(a, b) for a, b in zip(_coalesced(self), _coalesced(other)))
-SpikeEvents.__eq__ = _eq
 
 # %% ../nbs/09_recording.ipynb #b2d37087
 class Recorder:
