@@ -7,7 +7,9 @@ hypothesis then prints the smallest failing input, which belongs in a test of it
 Each notebook is executed once per test run (`execute_once`): tests/test_notebooks.py asks for each, the docs
 test renders the executed copies, so the site is built without running a notebook a second time. The copies
 live in .pytest_cache/notebooks/, emptied when a run starts; with pytest-xdist a lock per notebook makes a
-worker that needs a notebook another worker is executing wait for it rather than run it again.
+worker that needs a notebook another worker is executing wait for it rather than run it again. To work on the
+docs, `SPIKEOMETRIC_NB_EXECUTED=.pytest_cache/notebooks pytest tests/test_docs.py` keeps the executed notebooks
+of the last run instead (stale where a notebook changed since).
 
 `SPIKEOMETRIC_NB_SUITE_TIMES=nbs/benchmarks/suite_times.json SPIKEOMETRIC_NB_SUITE_LABEL=after pytest` records
 how long each part of the run took as the run labelled "after" in that file (see `_SuiteTimes`); the benchmark
@@ -24,7 +26,8 @@ settings.register_profile("explore", derandomize=False, database=None)
 settings.load_profile("explore" if os.environ.get("SPIKEOMETRIC_NB_FUZZ_RANDOM") else "repeatable")
 
 ROOT = Path(__file__).resolve().parent.parent
-EXECUTED = ROOT / ".pytest_cache" / "notebooks"
+KEEP_EXECUTED = bool(os.environ.get("SPIKEOMETRIC_NB_EXECUTED"))
+EXECUTED = Path(os.environ.get("SPIKEOMETRIC_NB_EXECUTED") or ROOT / ".pytest_cache" / "notebooks").resolve()
 TIMES = ROOT / "nbs" / "benchmarks" / "suite_times.json"  # the benchmark page's record of a whole run
 sys.path.insert(0, str(ROOT / "tools"))
 import docs  # noqa: E402  (tools/docs.py: executes, processes and renders the notebooks)
@@ -60,7 +63,7 @@ def execute_all(notebooks: list) -> dict:
 def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): tests that pytest-xdist runs on one worker (--dist loadgroup)")
     if not _worker(config):  # the run itself, before any xdist worker starts
-        shutil.rmtree(EXECUTED, ignore_errors=True)
+        if not KEEP_EXECUTED: shutil.rmtree(EXECUTED, ignore_errors=True)
         if os.environ.get("SPIKEOMETRIC_NB_SUITE_TIMES"): config.pluginmanager.register(_SuiteTimes(config), "suite_times")
 
 
