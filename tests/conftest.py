@@ -14,7 +14,7 @@ of the last run instead (stale where a notebook changed since).
 `SPIKEOMETRIC_NB_SUITE_TIMES=nbs/benchmarks/suite_times.json SPIKEOMETRIC_NB_SUITE_LABEL=after pytest` records
 how long each part of the run took as the run labelled "after" in that file (see `_SuiteTimes`); the benchmark
 page (nbs/benchmarks.ipynb) shows the file's runs side by side."""
-import datetime, fcntl, json, os, platform, shutil, sys, time
+import datetime, fcntl, json, os, platform, re, shutil, sys, time
 from pathlib import Path
 
 import nbformat
@@ -67,12 +67,19 @@ def pytest_configure(config):
         if os.environ.get("SPIKEOMETRIC_NB_SUITE_TIMES"): config.pluginmanager.register(_SuiteTimes(config), "suite_times")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """The longest tests first, by the seconds TIMES recorded (so that two xdist workers end together); the
-    docs test last: it renders the notebooks that tests/test_notebooks.py executed before it."""
+    docs test last: it renders the notebooks that tests/test_notebooks.py executed before it. The tests that
+    start a local Ray instance share a worker: a second `ray.init()` on the machine would join the first's."""
+    for item in items:
+        if "local_ray" in getattr(item, "fixturenames", ()): item.add_marker(pytest.mark.xdist_group("ray"))
     try: seconds = next(r["tests"] for r in reversed(json.loads(TIMES.read_text())["runs"]) if r.get("tests"))
     except (OSError, ValueError, KeyError, StopIteration): seconds = {}
     items.sort(key=lambda item: (item.nodeid.startswith("tests/test_docs.py"), -seconds.get(item.nodeid, 0.0)))
+
+
+def _nodeid(report) -> str: return re.sub(r"@\w+$", "", report.nodeid)  # without xdist's "@group" suffix
 
 
 def _part(nodeid: str, when: str) -> str:
@@ -98,9 +105,10 @@ class _SuiteTimes:
         self.parts, self.tests, self.outcomes = {}, {}, {}
 
     def pytest_runtest_logreport(self, report):  # with xdist, the workers' reports arrive here too
-        part = _part(report.nodeid, report.when)
+        nodeid = _nodeid(report)
+        part = _part(nodeid, report.when)
         self.parts[part] = self.parts.get(part, 0.0) + report.duration
-        self.tests[report.nodeid] = self.tests.get(report.nodeid, 0.0) + report.duration
+        self.tests[nodeid] = self.tests.get(nodeid, 0.0) + report.duration
         if report.when == "call" or report.outcome != "passed": self.outcomes[report.outcome] = self.outcomes.get(report.outcome, 0) + 1
 
     def pytest_sessionfinish(self, session, exitstatus):

@@ -2,10 +2,9 @@
 
 Every notebook nbdev would publish is executed afresh against this checkout's package (nbclient, cwd =
 the notebook's folder, the cells nbdev_test skips left out: the `nbdev_export()` cell, `#| eval: false`
-and the settings' tst_flags), or read from a folder where the test run saved them so executed
-(`--from-executed`: tests/test_notebooks.py executes each notebook once, and the docs test renders
-those), then run through nbdev's own notebook
-processing (`FilterDefaults`: front matter, show_doc tables, `#| hide` and the other directives,
+and the settings' tst_flags), or read executed from a folder (`--from-executed`: the test run executes
+each notebook once, as its test, and the docs test renders those copies), then run through nbdev's own
+notebook processing (`FilterDefaults`: front matter, show_doc tables, `#| hide` and the other directives,
 doc links), and written as a page by nbconvert's HTML exporter with the template in
 tools/docs_template (JupyterLab's, plus a navigation bar and a local MathJax). The index page is
 nbs/index.ipynb followed by a list of every page. Pages need nothing from the internet: CSS is
