@@ -70,13 +70,21 @@ def pytest_configure(config):
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """The longest tests first, by the seconds TIMES recorded (so that two xdist workers end together); the
-    docs test last: it renders the notebooks that tests/test_notebooks.py executed before it. The tests that
-    start a local Ray instance share a worker: a second `ray.init()` on the machine would join the first's."""
+    docs test last: it renders the notebooks that tests/test_notebooks.py executed before it. The tests and
+    notebooks that start a local Ray instance share a worker: two starting at once on two cores can time out."""
     for item in items:
-        if "local_ray" in getattr(item, "fixturenames", ()): item.add_marker(pytest.mark.xdist_group("ray"))
+        nb = getattr(item, "callspec", None) and item.callspec.params.get("notebook")
+        if "local_ray" in getattr(item, "fixturenames", ()) or (nb and _starts_ray(nb)): item.add_marker(pytest.mark.xdist_group("ray"))
     try: seconds = next(r["tests"] for r in reversed(json.loads(TIMES.read_text())["runs"]) if r.get("tests"))
     except (OSError, ValueError, KeyError, StopIteration): seconds = {}
     items.sort(key=lambda item: (item.nodeid.startswith("tests/test_docs.py"), -seconds.get(item.nodeid, 0.0)))
+
+
+def _starts_ray(notebook: str) -> bool:
+    "Whether a code cell of the notebook (not a definition it exports) runs a sweep on Ray or starts Ray itself."
+    cells = nbformat.read(ROOT / "nbs" / notebook, as_version=4).cells
+    return any(re.search(r"""\.run\([^)]*executor\s*=\s*"ray"|(?<![\w"'.])ray\.init\(""", c.source) for c in cells
+               if c.cell_type == "code" and not re.match(r"#\|\s*export", c.source))
 
 
 def _nodeid(report) -> str: return re.sub(r"@\w+$", "", report.nodeid)  # without xdist's "@group" suffix
