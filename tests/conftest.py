@@ -14,7 +14,7 @@ of the last run instead (stale where a notebook changed since).
 `SPIKEOMETRIC_NB_SUITE_TIMES=nbs/benchmarks/suite_times.json SPIKEOMETRIC_NB_SUITE_LABEL=after pytest` records
 how long each part of the run took as the run labelled "after" in that file (see `_SuiteTimes`); the benchmark
 page (nbs/benchmarks.ipynb) shows the file's runs side by side."""
-import datetime, fcntl, json, os, platform, re, shutil, sys, time
+import ast, datetime, fcntl, functools, json, os, platform, re, shutil, sys, time
 from pathlib import Path
 
 import nbformat
@@ -60,34 +60,62 @@ def execute_all(notebooks: list) -> dict:
     return {nb: runs.get(nb) or execute_once(nb) for nb in notebooks}
 
 
+try: from xdist.scheduler import LoadScopeScheduling
+except ImportError: LoadScopeScheduling = None  # pytest -n 0 needs no xdist
+
+if LoadScopeScheduling:
+    class _GroupScheduling(LoadScopeScheduling):
+        "xdist's loadscope with the scopes `_group` names, each other test a scope of its own."
+        def _split_scope(self, nodeid): return _group(nodeid) or nodeid
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(config, log):
+        """`--dist loadgroup` with the groups of `_group`. (xdist's own groups append "@group" to an item's
+        `_nodeid`, which pytest 9 no longer reads: its loadgroup splits a group over the workers.)"""
+        if config.getvalue("dist") == "loadgroup": return _GroupScheduling(config, log)
+
+
 def pytest_configure(config):
-    config.addinivalue_line("markers", "xdist_group(name): tests that pytest-xdist runs on one worker (--dist loadgroup)")
     if not _worker(config):  # the run itself, before any xdist worker starts
         if not KEEP_EXECUTED: shutil.rmtree(EXECUTED, ignore_errors=True)
         if os.environ.get("SPIKEOMETRIC_NB_SUITE_TIMES"): config.pluginmanager.register(_SuiteTimes(config), "suite_times")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """The longest tests first, by the seconds TIMES recorded (so that two xdist workers end together); the
-    docs test last: it renders the notebooks that tests/test_notebooks.py executed before it. The tests and
-    notebooks that start a local Ray instance share a worker: two starting at once on two cores can time out."""
-    for item in items:
-        nb = getattr(item, "callspec", None) and item.callspec.params.get("notebook")
-        if "local_ray" in getattr(item, "fixturenames", ()) or (nb and _starts_ray(nb)): item.add_marker(pytest.mark.xdist_group("ray"))
+    docs test last: it renders the notebooks that tests/test_notebooks.py executed before it."""
     try: seconds = next(r["tests"] for r in reversed(json.loads(TIMES.read_text())["runs"]) if r.get("tests"))
     except (OSError, ValueError, KeyError, StopIteration): seconds = {}
     items.sort(key=lambda item: (item.nodeid.startswith("tests/test_docs.py"), -seconds.get(item.nodeid, 0.0)))
 
 
+def _group(nodeid: str) -> str | None:
+    """The tests that must run on one xdist worker, one after the other: "docs" (the site is built once, by the
+    module's fixture), "ray" (the tests and notebooks that start a local Ray instance: two starting at once on
+    two cores can time out); None for any other test."""
+    if nodeid.startswith("tests/test_docs.py"): return "docs"
+    nb = re.fullmatch(r"tests/test_notebooks\.py::test_notebook\[(.+)\]", nodeid)
+    if nb and _starts_ray(nb[1]): return "ray"
+    file, _, test = nodeid.partition("::")
+    if test and test.split("[")[0] in _tests_using(file, "local_ray"): return "ray"
+    return None
+
+
+@functools.cache
+def _tests_using(file: str, fixture: str) -> set:
+    "The test functions of `file` (relative to the root) that take the fixture `fixture`."
+    try: tree = ast.parse((ROOT / file).read_text())
+    except (OSError, SyntaxError): return set()
+    return {f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name.startswith("test")
+            and fixture in [a.arg for a in f.args.args]}
+
+
+@functools.cache
 def _starts_ray(notebook: str) -> bool:
     "Whether a code cell of the notebook (not a definition it exports) runs a sweep on Ray or starts Ray itself."
     cells = nbformat.read(ROOT / "nbs" / notebook, as_version=4).cells
     return any(re.search(r"""\.run\([^)]*executor\s*=\s*"ray"|(?<![\w"'.])ray\.init\(""", c.source) for c in cells
                if c.cell_type == "code" and not re.match(r"#\|\s*export", c.source))
-
-
-def _nodeid(report) -> str: return re.sub(r"@\w+$", "", report.nodeid)  # without xdist's "@group" suffix
 
 
 def _part(nodeid: str, when: str) -> str:
@@ -113,7 +141,7 @@ class _SuiteTimes:
         self.parts, self.tests, self.outcomes = {}, {}, {}
 
     def pytest_runtest_logreport(self, report):  # with xdist, the workers' reports arrive here too
-        nodeid = _nodeid(report)
+        nodeid = report.nodeid
         part = _part(nodeid, report.when)
         self.parts[part] = self.parts.get(part, 0.0) + report.duration
         self.tests[nodeid] = self.tests.get(nodeid, 0.0) + report.duration

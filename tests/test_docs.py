@@ -8,7 +8,7 @@ _docs/screenshots/ for people to look at.
 The site is built once for this module, from the notebooks tests/test_notebooks.py executed (conftest's
 `execute_once`; this module runs after it, and executes itself any notebook no test has executed yet, e.g.
 when it runs alone): nbdev's processing and the HTML of 22 pages, about a minute on 2 cores.
-With pytest-xdist its tests form one group (`--dist loadgroup`), so the site is built once, on one worker."""
+With pytest-xdist its tests form one group (conftest's `_group`), so the site is built once, on one worker."""
 import functools, http.server, os, shutil, subprocess, sys, threading, time, warnings
 from pathlib import Path
 
@@ -20,7 +20,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 from docs import find_pages  # noqa: E402
 from conftest import EXECUTED, execute_all  # noqa: E402
 
-pytestmark = pytest.mark.xdist_group("docs")
 PAGES = find_pages()
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update",
