@@ -152,7 +152,7 @@ class _SuiteTimes:
         out = {"label": os.environ.get("SPIKEOMETRIC_NB_SUITE_LABEL", "latest"), "how": "measured by the suite",
                "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": f"{platform.node()}: {os.cpu_count()} CPUs, {_cpu_model()}",
-               "command": " ".join(["pytest"] + session.config.invocation_params.args), "workers": self.workers,
+               "command": " ".join(["pytest", *session.config.invocation_params.args]), "workers": self.workers,
                "load_average_1min": {"start": round(self.load0[0], 2), "end": round(load[0], 2)},
                "wall_seconds": round(time.time() - self.t0, 1), "exit_status": int(exitstatus), "outcomes": self.outcomes,
                "parts": {k: round(v, 1) for k, v in sorted(self.parts.items(), key=lambda kv: -kv[1])},
