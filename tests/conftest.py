@@ -78,7 +78,8 @@ if LoadScopeScheduling:
 def pytest_configure(config):
     if not _worker(config):  # the run itself, before any xdist worker starts
         if not KEEP_EXECUTED: shutil.rmtree(EXECUTED, ignore_errors=True)
-        if os.environ.get("SPIKEOMETRIC_NB_SUITE_TIMES"): config.pluginmanager.register(_SuiteTimes(config), "suite_times")
+        if os.environ.get("SPIKEOMETRIC_NB_SUITE_TIMES"):
+            config.pluginmanager.register(_SuiteTimes(config), "suite_times")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -145,7 +146,8 @@ class _SuiteTimes:
         part = _part(nodeid, report.when)
         self.parts[part] = self.parts.get(part, 0.0) + report.duration
         self.tests[nodeid] = self.tests.get(nodeid, 0.0) + report.duration
-        if report.when == "call" or report.outcome != "passed": self.outcomes[report.outcome] = self.outcomes.get(report.outcome, 0) + 1
+        if report.when == "call" or report.outcome != "passed":  # a test once, a failing setup or teardown too
+            self.outcomes[report.outcome] = self.outcomes.get(report.outcome, 0) + 1
 
     def pytest_sessionfinish(self, session, exitstatus):
         load = os.getloadavg()
@@ -154,7 +156,8 @@ class _SuiteTimes:
                "machine": f"{platform.node()}: {os.cpu_count()} CPUs, {_cpu_model()}",
                "command": " ".join(["pytest", *session.config.invocation_params.args]), "workers": self.workers,
                "load_average_1min": {"start": round(self.load0[0], 2), "end": round(load[0], 2)},
-               "wall_seconds": round(time.time() - self.t0, 1), "exit_status": int(exitstatus), "outcomes": self.outcomes,
+               "wall_seconds": round(time.time() - self.t0, 1), "exit_status": int(exitstatus),
+               "outcomes": self.outcomes,
                "parts": {k: round(v, 1) for k, v in sorted(self.parts.items(), key=lambda kv: -kv[1])},
                "tests": {k: round(v, 2) for k, v in sorted(self.tests.items(), key=lambda kv: -kv[1]) if v >= 0.5}}
         try: runs = [r for r in json.loads(self.path.read_text())["runs"] if r.get("label") != out["label"]]

@@ -92,7 +92,8 @@ def execute(nb_path) -> tuple:
     for c in nb.cells:
         if c.cell_type != "code": continue
         c.metadata["docs_ran"] = True
-        if re.search(r"^#\|\s*eval:\s*false\s*$", c.source, re.M | re.I) or _re_tst_flag.search(c.source):  # as nbdev_test
+        # the cells nbdev_test skips: `#| eval: false` and the settings' tst_flags (`#| slow`, `#| notest`)
+        if re.search(r"^#\|\s*eval:\s*false\s*$", c.source, re.M | re.I) or _re_tst_flag.search(c.source):
             c.metadata.setdefault("tags", []).append("skip-execution")
     # tqdm.auto warns in every kernel without ipywidgets (the docs need none): that is not the library's output.
     nb.cells.insert(0, nbformat.v4.new_code_cell(_KERNEL_SETUP))
