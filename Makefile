@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SETUP := $(VENV)/.installed
 
-.PHONY: setup tutorial test docs readme bench
+.PHONY: setup tutorial test suite-times docs readme bench
 
 setup: $(SETUP)
 
@@ -20,10 +20,18 @@ $(SETUP): setup.py settings.ini
 tutorial: $(SETUP)
 	cd nbs/tutorials && ../../$(VENV)/bin/jupyter nbconvert --to script --stdout tune_model.ipynb 2>/dev/null | ../../$(PY) -
 
+# Two pytest-xdist workers (pytest.ini); each notebook is executed once, and the docs test renders those executions.
 test: $(SETUP)
 	$(PY) -m pytest
 
-# The site without quarto: every notebook executed, nbdev's processing, nbconvert's HTML; also rewrites README.md.
+# The same run, timed part by part into nbs/benchmarks/suite_times.json as the run LABEL (the benchmark page's table).
+# Measure on a quiet machine: nothing else running.
+LABEL ?= after
+suite-times: $(SETUP)
+	SPIKEOMETRIC_NB_SUITE_TIMES=nbs/benchmarks/suite_times.json SPIKEOMETRIC_NB_SUITE_LABEL="$(LABEL)" $(PY) -m pytest
+
+# The site without quarto: every notebook executed (here nothing has been executed yet), nbdev's processing, nbconvert's
+# HTML; also rewrites README.md. (The docs test builds it from the notebooks the test run executed: --from-executed.)
 docs: $(SETUP)
 	$(PY) tools/docs.py
 

@@ -5,7 +5,10 @@ navigation bar, nothing loaded from outside the site, typeset equations; on the 
 tutorials also at least one figure and no traceback. One full-page screenshot per page goes to
 _docs/screenshots/ for people to look at.
 
-The site is built once for this module (every notebook is executed: about 6 minutes on 2 cores)."""
+The site is built once for this module, from the notebooks tests/test_notebooks.py executed (conftest's
+`execute_once`; this module runs after it, and executes itself any notebook no test has executed yet, e.g.
+when it runs alone): nbdev's processing and the HTML of 22 pages, about a minute on 2 cores.
+With pytest-xdist its tests form one group (conftest's `_group`), so the site is built once, on one worker."""
 import functools, http.server, os, shutil, subprocess, sys, threading, time, warnings
 from pathlib import Path
 
@@ -15,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "_docs"
 sys.path.insert(0, str(ROOT / "tools"))
 from docs import find_pages  # noqa: E402
+from conftest import EXECUTED, execute_all  # noqa: E402
 
 PAGES = find_pages()
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -32,9 +36,13 @@ def _for_readers(page) -> bool:
 @pytest.fixture(scope="module")
 def site():
     t0 = time.time()
-    run = subprocess.run([sys.executable, "tools/docs.py", "--site-only"], cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    here = [nb for nb, run in execute_all([p.nb.as_posix() for p in PAGES]).items() if run["here"]]
+    t1 = time.time()
+    run = subprocess.run([sys.executable, "tools/docs.py", "--site-only", "--from-executed", str(EXECUTED)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
-    print(f"\n{run.stdout.strip().splitlines()[-1]} (wall {time.time() - t0:.0f} s)")
+    print(f"\n{len(here)} notebooks executed here ({t1 - t0:.0f} s), the others by their tests; "
+          f"{run.stdout.strip().splitlines()[-1]} (wall {time.time() - t1:.0f} s)")
     (DOCS / "screenshots").mkdir()
     return DOCS
 

@@ -1,8 +1,10 @@
 """Build the documentation site into _docs/ without quarto, and README.md from nbs/index.ipynb.
 
-Every notebook nbdev would publish is executed afresh against the installed package (nbclient, cwd =
-the notebook's folder, the `nbdev_export()` cell left out), run through nbdev's own notebook
-processing (`FilterDefaults`: front matter, show_doc tables, `#| hide` and the other directives,
+Every notebook nbdev would publish is executed afresh against this checkout's package (nbclient, cwd =
+the notebook's folder, the cells nbdev_test skips left out: the `nbdev_export()` cell, `#| eval: false`
+and the settings' tst_flags), or read executed from a folder (`--from-executed`: the test run executes
+each notebook once, as its test, and the docs test renders those copies), then run through nbdev's own
+notebook processing (`FilterDefaults`: front matter, show_doc tables, `#| hide` and the other directives,
 doc links), and written as a page by nbconvert's HTML exporter with the template in
 tools/docs_template (JupyterLab's, plus a navigation bar and a local MathJax). The index page is
 nbs/index.ipynb followed by a list of every page. Pages need nothing from the internet: CSS is
@@ -14,6 +16,8 @@ configuration, so `nbdev_docs` builds the full quarto site wherever quarto is in
 Usage: python tools/docs.py              # build _docs/, refresh README.md and nbdev's docs config
        python tools/docs.py --site-only  # build _docs/ only (the test suite: README.md has its own test)
        python tools/docs.py --jobs 1     # notebooks executed one at a time (default: 2 at a time)
+       python tools/docs.py --site-only --from-executed .pytest_cache/notebooks
+                                         # the pages from notebooks the tests executed (see `execute_to`)
 """
 import argparse, ast, copy, multiprocessing, os, re, shutil, sys, time, warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -45,7 +49,10 @@ NBS, DOCS = CFG.nbs_path, CFG.doc_path
 SITE_URL = f"{CFG.doc_host}{CFG.doc_baseurl}".rstrip("/") + "/"  # where nbdev's doc links point
 MATHJAX = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
 _re_export_call = re.compile(r"\bnbdev_export\(")
-_KERNEL_SETUP = 'import warnings; warnings.filterwarnings("ignore", message="IProgress not found")'
+# nbdev_test puts the project's root first on sys.path: the notebooks test this checkout's package.
+_KERNEL_SETUP = (f'import sys, warnings; sys.path.insert(0, {str(ROOT)!r}); '
+                 'warnings.filterwarnings("ignore", message="IProgress not found")')
+_re_tst_flag = re.compile(rf"^#\|\s*({'|'.join(map(re.escape, CFG.tst_flags.split())) or '$^'})\b", re.M)
 _re_quarto_opt = re.compile(r"^#\|\s*([\w-]+):\s*(.*?)\s*$")
 
 
@@ -75,26 +82,54 @@ def find_pages() -> list:
 
 # ---- 1. execute ---------------------------------------------------------------------------------
 
-def execute(page: Page) -> tuple:
-    "The notebook run top to bottom in a fresh kernel; the error text if a cell raised."
-    nb = nbformat.read(NBS / page.nb, as_version=4)
+def execute(nb_path) -> tuple:
+    """The notebook (`nb_path` relative to nbs/) run top to bottom in a fresh kernel, and the error text if
+    a cell raised. The cells nbdev_test skips are skipped, so this run is also the notebook's test."""
+    nb_path = Path(nb_path)
+    nb = nbformat.read(NBS / nb_path, as_version=4)
     # The hidden `nbdev_export()` cell would rewrite spikeometric_nb/: the docs only read the package.
     nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and _re_export_call.search(c.source))]
     for c in nb.cells:
         if c.cell_type != "code": continue
         c.metadata["docs_ran"] = True
-        if re.search(r"^#\|\s*eval:\s*false\s*$", c.source, re.M | re.I):  # nbdev_test skips these too
+        # the cells nbdev_test skips: `#| eval: false` and the settings' tst_flags (`#| slow`, `#| notest`)
+        if re.search(r"^#\|\s*eval:\s*false\s*$", c.source, re.M | re.I) or _re_tst_flag.search(c.source):
             c.metadata.setdefault("tags", []).append("skip-execution")
     # tqdm.auto warns in every kernel without ipywidgets (the docs need none): that is not the library's output.
     nb.cells.insert(0, nbformat.v4.new_code_cell(_KERNEL_SETUP))
     error = None
     try:
         NotebookClient(nb, kernel_name="python3", timeout=1800,
-                       resources={"metadata": {"path": str((NBS / page.nb).parent)}}).execute()
+                       resources={"metadata": {"path": str((NBS / nb_path).parent)}}).execute()
     except CellExecutionError as e:  # the page still shows what ran, the error included
         error = str(e)[-3000:]
     nb.cells.pop(0)
     return nb, error
+
+
+def executed_path(folder, nb_path) -> Path:
+    "Where `execute_to` keeps the executed copy of `nb_path` (relative to nbs/) in `folder`."
+    return Path(folder) / nb_path
+
+
+def execute_to(nb_path, folder) -> dict:
+    """`execute` the notebook and save it with its outputs in `folder` (same relative path), the error
+    and the seconds it took in its metadata; returns them: {"error": str|None, "seconds": float}."""
+    t0 = time.time()
+    nb, error = execute(nb_path)
+    nb.metadata["executed"] = {"error": error, "seconds": round(time.time() - t0, 2)}
+    dest = executed_path(folder, nb_path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    nbformat.write(nb, tmp)
+    tmp.replace(dest)  # a reader never sees half a notebook
+    return nb.metadata["executed"]
+
+
+def read_executed(nb_path, folder) -> tuple:
+    "The notebook `execute_to` saved, and its error text: what `execute` returned."
+    nb = nbformat.read(executed_path(folder, nb_path), as_version=4)
+    return nb, nb.metadata.pop("executed", {}).get("error")
 
 
 # ---- 2. nbdev's processing ----------------------------------------------------------------------
@@ -228,10 +263,11 @@ def to_html(nb, page: Page, pages: list) -> str:
     return html
 
 
-def build_page(page: Page, pages: list) -> dict:
-    "Execute, process and write one page; what the index needs from it."
+def build_page(page: Page, pages: list, executed=None) -> dict:
+    "Execute (or read from the folder `executed`), process and write one page; what the index needs from it."
     t0 = time.time()
-    nb, error = execute(page)
+    if executed and executed_path(executed, page.nb).exists(): nb, error = read_executed(page.nb, executed)
+    else: nb, error = execute(page.nb)
     try: out = process(nb, page)
     except Exception as e:  # reported with the notebook's name; the other pages are still built
         return {"nb": str(page.nb), "error": f"{type(e).__name__}: {e}\n{e.__cause__ or ''}", "figure": None,
@@ -264,7 +300,7 @@ def pages_section(pages: list, built: dict) -> str:
     return "\n".join(md)
 
 
-def build(jobs: int = 2, site_only: bool = False) -> dict:
+def build(jobs: int = 2, site_only: bool = False, executed=None) -> dict:
     t0 = time.time()
     pages = find_pages()
     shutil.rmtree(DOCS, ignore_errors=True)
@@ -273,7 +309,7 @@ def build(jobs: int = 2, site_only: bool = False) -> dict:
     # A fresh process per page: nbdev's show_doc shell takes over the process's __main__.
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
         built = {}
-        for f in as_completed([pool.submit(build_page, p, pages) for p in pages]):
+        for f in as_completed([pool.submit(build_page, p, pages, executed) for p in pages]):
             nb = f.result()["nb"]
             built[nb] = f.result()
             print(f"{nb:40s} {built[nb]['seconds']:6.1f} s{'  FAILED' if built[nb]['error'] else ''}", flush=True)
@@ -297,8 +333,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=2, help="notebooks executed at the same time")
     ap.add_argument("--site-only", action="store_true", help="leave README.md and nbs/*.yml alone")
+    ap.add_argument("--from-executed", metavar="DIR", help="read the executed notebooks `execute_to` saved in DIR "
+                    "(a notebook missing there is executed)")
     args = ap.parse_args()
-    res = build(args.jobs, args.site_only)
+    res = build(args.jobs, args.site_only, args.from_executed and str(Path(args.from_executed).resolve()))
     print(f"built {len(res['pages'])} pages into {DOCS.relative_to(ROOT)}/ in {res['seconds']:.0f} s: {' '.join(res['pages'])}")
     for nb, err in res["failed"].items(): print(f"\n{nb} raised:\n{err}", file=sys.stderr)
     sys.exit(1 if res["failed"] else 0)
