@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['C_SOURCE', 'LOOP_FIELDS', 'STATE_FIELDS', 'EVENTS_FIELDS', 'MAX_THREADS', 'LoopCode', 'step_loop_source',
-           'step_loop_library', 'geometric_ratios', 'cores', 'row_splits', 'CompiledLoop']
+           'step_loop_library', 'geometric_ratios', 'cores', 'cores_free', 'row_splits', 'CompiledLoop']
 
 # %% ../nbs/05a_compiled_loop.ipynb #24326444
 import ctypes, hashlib, os, platform, subprocess, tempfile, time, warnings
@@ -990,6 +990,13 @@ def cores() -> int:
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
 
+# %% ../nbs/05a_compiled_loop.ipynb #c06b8a54
+def cores_free() -> int:
+    "The cores of `cores()` that no other thread of the machine is running on or waiting for now (Linux; else all)."
+    try: running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError): return cores()
+    return max(1, min(cores(), os.cpu_count() or 1) - (running - 1))   # `running` counts this thread
+
 # %% ../nbs/05a_compiled_loop.ipynb #f7960b31
 def row_splits(events, # the `EventSynapses` in CSR rows (not dense): each row sorted by postsynaptic neuron
                bounds:torch.Tensor, # [P+1] int64: partition p holds the synapses onto bounds[p] … bounds[p+1] − 1
@@ -1073,18 +1080,21 @@ def work(self:CompiledLoop, steps:int, spikes:float) -> float:
 
 @patch
 def threads_for(self:CompiledLoop, spikes_per_step:float) -> int:
-    ("Threads for steps with this many spikes: 1 unless a step's work pays for waiting on each other, and then all "
-     "`parts` unless one thread did the work faster on the latest runs of each.")
+    ("Threads for steps with this many spikes: 1 unless a step's work pays for waiting on each other; the free cores "
+     "if fewer than `parts`; else all `parts` unless one thread did the work faster on the latest runs of each.")
     if self.parts == 1 or self.work(1, spikes_per_step) < _THREADS_PAY_ABOVE: return 1
+    free = cores_free()
+    if free < self.parts: return free   # a thread on a busy core would hold up the others at every step
     one, many = self.cost.get(1), self.cost.get(self.parts)
     return 1 if one is not None and many is not None and one < many else self.parts
 
 @patch
 def _plan(self:CompiledLoop, steps:int) -> list:
     ("(steps, threads) for a call that left the choice to the loop: `threads_for`'s, after a quarter of the steps on "
-     "the other count when that was last measured `_gap` calls ago or more.")
+     "the other count when that was last measured `_gap` calls ago or more (not while a core is busy elsewhere).")
     chosen = self.threads_for(self.spikes_per_step)
-    if self.parts == 1 or self.work(1, self.spikes_per_step) < _THREADS_PAY_ABOVE: return [(steps, chosen)]
+    if self.parts == 1 or cores_free() < self.parts or self.work(1, self.spikes_per_step) < _THREADS_PAY_ABOVE:
+        return [(steps, chosen)]
     other = 1 if chosen == self.parts else self.parts
     if steps < 4 or self._calls - self._seen.get(other, -_GAP_MOST) < self._gap: return [(steps, chosen)]
     return [(steps // 4, other), (steps - steps // 4, chosen)]
