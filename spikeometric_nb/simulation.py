@@ -177,9 +177,9 @@ def operands(self:Synapses) -> Operands:
     return Operands(Adjacency(adjacency), A, self.model.filter_bank().to(A.device))
 
 @patch
-def events(self:Synapses, fresh:bool=False) -> "EventSynapses":
-    ("The same synapses by presynaptic neuron, for event-driven propagation (no autograd; built once, or again if "
-     "`fresh`, from the current parameters).")
+def events(self:Synapses, fresh:bool=False):
+    ("The same synapses as an `EventSynapses` (below), by presynaptic neuron, for event-driven propagation (no "
+     "autograd; built once, or again if `fresh`, from the current parameters).")
     if self._events is None or fresh:
         if self._fixed is None:
             with torch.no_grad():
