@@ -331,7 +331,7 @@ def to(self:BaseModel, *args, **kwargs):
 # %% ../nbs/01_base_model.ipynb #ac5034a5
 def closed_form_of(model, # a BaseModel
                   ) -> dict|None: # the coefficients of its `closed_form`, or None
-    ("The model's declared closed form as floats (`ClosedForm.coefficients`); None without one, or with a step "
+    ("The model's declared closed form as floats (the ClosedForm's coefficients); None without one, or with a step "
      "method replaced on the instance.")
     form = type(model).closed_form
     if form is None or any(name in vars(model) for name in STEP_METHODS): return None

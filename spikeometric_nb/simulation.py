@@ -398,7 +398,7 @@ def stimulus_vector(value, # what `model.stimulus_input(t)` returned
 
 # %% ../nbs/05_simulation.ipynb #d4650085
 class StepMode(str, Enum):
-    "How a `Stepper` runs its steps now; it changes in one place, `Stepper.enter`."
+    "How a `Stepper` runs its steps now; it changes in one place, Stepper.enter."
     # the synaptic sum over all synapses (a matrix product, or PyG's over the edges), Python loop
     MATRIX = "matrix"
     EVENTS = "events"           # only each step's spikes propagated, Python loop

@@ -331,8 +331,8 @@ class _Inline:
     def shutdown(self, wait=True): pass
 
 class _Futures:
-    ("Shards on a concurrent.futures executor (a process pool, Dask's, or `_Inline`); `make` builds a new one if a "
-     "worker dies.")
+    ("Shards on a concurrent.futures executor (a process pool, Dask's, or the inline one); `make` builds a new one "
+     "if a worker dies.")
     def __init__(self, make, owned:bool): self.make, self.executor, self.owned = make, make(), owned
     def submit(self, config, shard): return self.executor.submit(run_shard, config, shard)
     def wait_any(self, handles):
