@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['METHODS', 'score', 'infer']
 
-# %% ../nbs/12_inference.ipynb #806039b2
+# %% ../nbs/12_inference.ipynb #6f7cd471
 import math, warnings
 import torch
 from torch_geometric.data import Data
 from .checks import check_count, check_positive
 from .recording import SpikeEvents
 
-# %% ../nbs/12_inference.ipynb #c7804e18
+# %% ../nbs/12_inference.ipynb #718065e3
 def _weights(net, name:str, n:int|None=None) -> torch.Tensor: # float64 [N, N], W[j, i] from j onto i
     "The dense weights of the network `net` (the argument `name`), checked; `net` is not modified."
     if not isinstance(net, Data): raise TypeError(f"{name} must be a torch_geometric Data, got {type(net).__name__}")
@@ -36,7 +36,7 @@ def _pairs(W:torch.Tensor) -> torch.Tensor: # [N(N-1)]
     "The off-diagonal entries of a square matrix, row by row (every ordered pair j ≠ i)."
     return W[~torch.eye(len(W), dtype=torch.bool)]
 
-# %% ../nbs/12_inference.ipynb #bf581240
+# %% ../nbs/12_inference.ipynb #b6a2fb02
 def _ranks(s:torch.Tensor) -> torch.Tensor: # float64 [M], ranks 1 … M, ties at their mean rank
     "The ranks of `s`, tied values sharing the mean of the ranks they occupy."
     values, inverse, counts = torch.unique(s, return_inverse=True, return_counts=True)   # sorted ascending
@@ -49,7 +49,7 @@ def _roc_auc(y:torch.Tensor, s:torch.Tensor) -> float:
     if P == 0 or Q == 0: return math.nan
     return float((_ranks(s)[y].sum() - P * (P + 1) / 2) / (P * Q))
 
-# %% ../nbs/12_inference.ipynb #02cbac9a
+# %% ../nbs/12_inference.ipynb #b7e9f61a
 def _sweep(y:torch.Tensor, s:torch.Tensor) -> tuple: # TP, FP at each distinct score, highest first (float64)
     "True and false positives when the pairs scoring at least each distinct score, highest first, are called connected."
     values, inverse = torch.unique(s, return_inverse=True)   # ascending
@@ -74,7 +74,7 @@ def _best_mcc(y:torch.Tensor, s:torch.Tensor) -> float:
     mcc = torch.where(den > 0, (tp * tn - fp * fn) / den.clamp_min(1e-300), torch.zeros_like(den))
     return max(0.0, float(mcc.max()))       # calling no pair connected scores 0
 
-# %% ../nbs/12_inference.ipynb #342c10e6
+# %% ../nbs/12_inference.ipynb #b1771fab
 def _pearson(a:torch.Tensor, b:torch.Tensor) -> float:
     "Pearson correlation of `a` and `b` (float64), NaN when either is constant."
     a, b = a - a.mean(), b - b.mean()
@@ -92,7 +92,7 @@ def score(truth:Data, # the ground-truth network (`edge_index` [2, E], `W0` [E],
                 sign_accuracy=float((w_hat[y].sign() == w[y].sign()).double().mean()) if y.any() else math.nan,
                 pearson_r=_pearson(w, w_hat))
 
-# %% ../nbs/12_inference.ipynb #2163bd86
+# %% ../nbs/12_inference.ipynb #7f602e67
 def _event_matrix(spikes) -> tuple: # (neuron, step from 0, count) of the coalesced events (float64 counts), N, T
     "The events of `spikes` (a SpikeEvents or a dense [N, T] count tensor), repeated (neuron, step) pairs added up."
     if isinstance(spikes, torch.Tensor): spikes = SpikeEvents.from_dense(spikes)
@@ -121,7 +121,7 @@ def _lagged_correlation(neuron, step, count, N:int, T:int, k:int) -> torch.Tenso
     den = sd_j[:, None] * sd_i[None, :]
     return torch.where(den > 0, (C / L - mu_j[:, None] * mu_i[None, :]) / den.clamp_min(1e-300), torch.zeros_like(den))
 
-# %% ../nbs/12_inference.ipynb #8bd5c486
+# %% ../nbs/12_inference.ipynb #2f170263
 METHODS = ("cross_correlation",)   # the estimators `infer` knows (the GLM's maximum likelihood is to come)
 
 def infer(spikes, # a SpikeEvents, or spike counts [N, T] of one network
