@@ -122,17 +122,20 @@ def _lagged_correlation(neuron, step, count, N:int, T:int, k:int) -> torch.Tenso
     return torch.where(den > 0, (C / L - mu_j[:, None] * mu_i[None, :]) / den.clamp_min(1e-300), torch.zeros_like(den))
 
 # %% ../nbs/12_inference.ipynb #2f170263
-METHODS = ("cross_correlation",)   # the estimators `infer` knows (the GLM's maximum likelihood is to come)
+METHODS = ("cross_correlation",)   # the estimators `infer` has; "glm", its default, is still to come
 
 def infer(spikes, # a SpikeEvents, or spike counts [N, T] of one network
           model=None, # the model whose equations a likelihood method fits (unused by cross_correlation)
-          method:str="cross_correlation", # one of `METHODS`
+          method:str="glm", # one of `METHODS` ("glm", the default of SPEC §9, is not available yet)
           *,
           network:Data=None, # candidate structure: estimate only its edges (default: every ordered pair j ≠ i)
           dt:float=None, # step length in ms (cross_correlation works in steps and only checks it)
           lags:int=5, # K: cross_correlation's largest lag in steps (lags 1 … K)
          ) -> Data: # `edge_index` [2, E], `W0` [E] the estimated weights, `num_nodes` N
     "A network estimated from `spikes` by `method`, in the orientation of the library (row 0 presynaptic)."
+    if method == "glm":   # the default, so that no call silently gets another estimator than it will later
+        raise ValueError('method="glm" (maximum likelihood of the model\'s own equations) is not available yet; '
+                         'pass method="cross_correlation"')
     if method not in METHODS: raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     lags = check_count(lags, "lags", 1)
     if dt is not None: check_positive(dt, "dt")

@@ -79,7 +79,7 @@ def test_cross_correlation_equals_numpy(seed):
     N, T, K = 5, 300, 4
     x = (torch.rand(N, T, generator=g) < 0.2).int() * torch.randint(1, 3, (N, T), generator=g).int()
     x[4] = 0                                               # a silent neuron correlates 0 with everything
-    est = infer(SpikeEvents.from_dense(x, start_step=17, dt=0.5), lags=K)
+    est = infer(SpikeEvents.from_dense(x, start_step=17, dt=0.5), method="cross_correlation", lags=K)
     xn = x.numpy().astype(float)
     expected = []
     for j, i in est.edge_index.T.tolist():
