@@ -7,7 +7,7 @@ __all__ = ['C_SOURCE', 'LOOP_FIELDS', 'STATE_FIELDS', 'EVENTS_FIELDS', 'MAX_THRE
            'step_loop_library', 'geometric_ratios', 'cores', 'cores_free', 'row_splits', 'CompiledLoop']
 
 # %% ../nbs/05a_compiled_loop.ipynb #24326444
-import ctypes, hashlib, os, platform, subprocess, tempfile, time, warnings
+import ctypes, hashlib, os, platform, subprocess, tempfile, warnings
 from enum import IntEnum
 from functools import cache
 from pathlib import Path
@@ -975,8 +975,6 @@ _LINKS, _SAMPLERS = ({name: k for k, name in enumerate(registry)} for registry i
 # step: on a quiet 2-core machine two threads were slower below about 30,000 (0.5–0.8× at 5,000–15,000) and faster
 # from about 60,000 (1.1–1.4×, 2.0× at 10⁸ synapses)
 _THREADS_PAY_ABOVE = 50_000
-# calls between two measurements of the thread count not chosen: from the first, doubled while the choice holds
-_GAP_FIRST, _GAP_MOST = 2, 256
 
 def _ptr(tensor): return ctypes.c_void_p(tensor.data_ptr()) if tensor is not None else None
 
@@ -1068,8 +1066,6 @@ class CompiledLoop:
         self.work_per_neuron = int((self.bank[self.ratio < 0] != 0).sum()) + 2 * int((self.ratio >= 0).sum()) + 10
         window = state.spikes[state.newest + 1:state.newest + 1 + K]
         self.spikes_per_step = float(window.sum()) / K   # measured again by every run
-        self.cost = {}   # threads → seconds per unit of work on the latest runs on that many threads
-        self._calls, self._seen, self._gap = 0, {}, _GAP_FIRST   # calls run, the call each count last ran
         self._events = None   # the buffer of recorded spikes, made when a run first records events
 
 # %% ../nbs/05a_compiled_loop.ipynb #cc7c1984
@@ -1080,31 +1076,10 @@ def work(self:CompiledLoop, steps:int, spikes:float) -> float:
 
 @patch
 def threads_for(self:CompiledLoop, spikes_per_step:float) -> int:
-    ("Threads for steps with this many spikes: 1 unless a step's work pays for waiting on each other; the free cores "
-     "if fewer than `parts`; else all `parts` unless one thread did the work faster on the latest runs of each.")
+    ("Threads for steps with this many spikes: 1 unless a step's work pays for waiting on each other, else all "
+     "`parts`, but no more than the cores free now.")
     if self.parts == 1 or self.work(1, spikes_per_step) < _THREADS_PAY_ABOVE: return 1
-    free = cores_free()
-    if free < self.parts: return free   # a thread on a busy core would hold up the others at every step
-    one, many = self.cost.get(1), self.cost.get(self.parts)
-    return 1 if one is not None and many is not None and one < many else self.parts
-
-@patch
-def _plan(self:CompiledLoop, steps:int) -> list:
-    ("(steps, threads) for a call that left the choice to the loop: `threads_for`'s, after a quarter of the steps on "
-     "the other count when that was last measured `_gap` calls ago or more (not while a core is busy elsewhere).")
-    chosen = self.threads_for(self.spikes_per_step)
-    if self.parts == 1 or cores_free() < self.parts or self.work(1, self.spikes_per_step) < _THREADS_PAY_ABOVE:
-        return [(steps, chosen)]
-    other = 1 if chosen == self.parts else self.parts
-    if steps < 4 or self._calls - self._seen.get(other, -_GAP_MOST) < self._gap: return [(steps, chosen)]
-    return [(steps // 4, other), (steps - steps // 4, chosen)]
-
-@patch
-def _learn(self:CompiledLoop, threads:int, seconds:float, steps:int, spikes:int) -> None:
-    "Take the time of `steps` steps with `spikes` spikes on `threads` threads into `cost` (the mean with the last)."
-    cost, threads = seconds / max(self.work(steps, spikes), 1.), max(1, min(threads, self.parts))   # as the C runs
-    self.cost[threads] = cost if threads not in self.cost else (self.cost[threads] + cost) / 2
-    self._seen[threads] = self._calls
+    return min(self.parts, cores_free())   # a thread on a busy core would hold up the others at every step
 
 # %% ../nbs/05a_compiled_loop.ipynb #2ecd0780
 @patch
@@ -1169,7 +1144,7 @@ def run(self:CompiledLoop,
         mu_record:torch.Tensor=None, # float32 [steps, N] for the expected counts μ (for tests), or None
         name:str="model", # the model's name, for errors
         where=lambda t: f"at step {t}", # names the t-th step of this call in errors
-        threads:int=None, # threads to run on (at most `parts`); None: as `threads_for` chooses, measuring both
+        threads:int=None, # threads to run on (at most `parts`); None: `threads_for` the spikes of the last run
        ) -> int: # spikes emitted
     ("Run `steps` steps; raise ValueError naming the step and the neuron if μ leaves [0, max_count] (or p leaves "
      "[0, 1]).")
@@ -1178,37 +1153,28 @@ def run(self:CompiledLoop,
     if events_to is not None and self._events is None:
         capacity = max(2**16, 2 * self.N)   # at least one step's worth of spikes
         self._events = tuple(torch.empty(capacity, dtype=d) for d in (torch.int64, torch.int64, torch.int32))
-    plan = self._plan(steps) if threads is None else [(steps, threads)]
+    if threads is None: threads = self.threads_for(self.spikes_per_step)
     total, err_neuron, err_value = ctypes.c_int64(0), ctypes.c_int64(), ctypes.c_double()
-    done, until = 0, 0
-    for length, n_threads in plan:
-        until, start, spikes_before, handing = until + length, time.perf_counter(), total.value, 0.
-        while done < until:   # again after each EVENTS_FULL, with the steps left
-            events = None
-            if events_to is not None:
-                neuron, step, count = self._events
-                events = _Events(neuron=_ptr(neuron), step=_ptr(step), count=_ptr(count), capacity=len(neuron),
-                                 length=0, first_step=event_step + done)
-            bound = self._bind()
-            code = LoopCode(self.library.run_steps(
-                ctypes.byref(self.loop), ctypes.byref(bound), until - done,
-                _ptr(stimulus[done:]) if stimulus is not None else None,
-                _ptr(record), record.shape[1] if record is not None else 0, offset + done,
-                ctypes.byref(events) if events is not None else None,
-                _ptr(mu_record[done:]) if mu_record is not None else None, n_threads,
-                ctypes.byref(total), ctypes.byref(err_neuron), ctypes.byref(err_value)))
-            done += bound.steps - self.state.steps
-            self._unbind(bound)
-            if events is not None and events.length:
-                handed = time.perf_counter()
-                events_to(neuron[:events.length], step[:events.length], count[:events.length])
-                handing += time.perf_counter() - handed   # the recorder's time, not the threads'
-            if code not in (LoopCode.OK, LoopCode.EVENTS_FULL):
-                raise self._fail(code, err_neuron.value, err_value.value, name, where(done))
-        if length: self._learn(n_threads, time.perf_counter() - start - handing, length, total.value - spikes_before)
-    if len(plan) > 1:   # it measured the other count: the next measurement waits longer if the choice held
-        held = self.threads_for(self.spikes_per_step) == plan[-1][1]
-        self._gap = min(2 * self._gap, _GAP_MOST) if held else _GAP_FIRST
-    self._calls += 1
+    done = 0
+    while True:   # again after each EVENTS_FULL, with the steps left
+        events = None
+        if events_to is not None:
+            neuron, step, count = self._events
+            events = _Events(neuron=_ptr(neuron), step=_ptr(step), count=_ptr(count), capacity=len(neuron),
+                             length=0, first_step=event_step + done)
+        bound = self._bind()
+        code = LoopCode(self.library.run_steps(
+            ctypes.byref(self.loop), ctypes.byref(bound), steps - done,
+            _ptr(stimulus[done:]) if stimulus is not None else None,
+            _ptr(record), record.shape[1] if record is not None else 0, offset + done,
+            ctypes.byref(events) if events is not None else None,
+            _ptr(mu_record[done:]) if mu_record is not None else None, threads,
+            ctypes.byref(total), ctypes.byref(err_neuron), ctypes.byref(err_value)))
+        done += bound.steps - self.state.steps
+        self._unbind(bound)
+        if events is not None and events.length: events_to(neuron[:events.length], step[:events.length],
+                                                            count[:events.length])
+        if code != LoopCode.EVENTS_FULL: break
+    if code != LoopCode.OK: raise self._fail(code, err_neuron.value, err_value.value, name, where(done))
     if done: self.spikes_per_step = total.value / done
     return total.value
