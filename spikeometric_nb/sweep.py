@@ -249,13 +249,11 @@ def _tune(model, batch, tune:dict|None) -> dict:
     missed = [w for w in caught if issubclass(w.category, tuning.ConvergenceWarning)]
     for w in caught:   # any other warning goes on as it came
         if w not in missed: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    final = float(estimates[-1])
     chosen = resolve_tunable(model, tune.get("tunable_parameters", "all"))
     tuned = {name: float(model.tunable_parameters[name].detach()) for name in chosen
              if model.tunable_parameters[name].numel() == 1}
-    said = (str(missed[-1].message) if missed else
-            f"tune: the estimated rate fell to 0 Hz (target {tune['firing_rate']} Hz)" if final == 0 else None)
-    return dict(tuned=tuned, tune_estimate_hz=final, tune_converged=said is None, tune_warning=said)
+    said = str(missed[-1].message) if missed else None   # a rate fallen silent is a ConvergenceWarning too
+    return dict(tuned=tuned, tune_estimate_hz=float(estimates[-1]), tune_converged=said is None, tune_warning=said)
 
 # %% ../nbs/11_sweep.ipynb #b464174f
 def run_shard(config:dict, # `Sweep.to_dict()`
