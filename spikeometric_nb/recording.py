@@ -455,7 +455,6 @@ def begin(self:ChunkWriter,
          ) -> None:
     "Called by `simulate` before any step: checks that the output can be written and makes the chunk folder."
     if dt is None: raise ValueError(f"{type(self).__name__} needs the model's step dt (ms) to write spike times")
-    self.network, self.model = network, model
     if self.resumed:
         m, state = self.meta, self.checkpoint
         clock = m["start_step"] if state is None else state.clock
