@@ -149,7 +149,8 @@ def tune(model, # a BaseModel with a `dt` (ms)
         model.requires_grad_(False)
     if estimates[-1] == 0:   # e.g. a rectifier below threshold everywhere: μ = 0 has no gradient, tuning is stuck
         warnings.warn(f"tune: {type(model).__name__} fell silent (estimated rate 0 Hz) and cannot recover by gradient; "
-                      f"try a smaller lr than {lr} or fewer tunable parameters", ConvergenceWarning, stacklevel=_user_frame())
+                      f"try a smaller lr than {lr} or fewer tunable parameters",
+                      ConvergenceWarning, stacklevel=_user_frame())
     elif (message := _convergence_message(type(model).__name__, estimates, firing_rate, lr, n_epochs)) is not None:
         warnings.warn(message, ConvergenceWarning, stacklevel=_user_frame())
     next_stimulus_batch(model)   # as simulate: the next DataLoader batch gets its own masks
