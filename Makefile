@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SETUP := $(VENV)/.installed
 
-.PHONY: setup tutorial test suite-times docs readme bench
+.PHONY: setup tutorial test suite-times docs readme bench bench-envs bench-inference
 
 setup: $(SETUP)
 
@@ -39,7 +39,8 @@ readme: $(SETUP)
 	$(PY) tools/readme.py
 
 # The baseline and the reference simulators live in their own environments, so that none constrains ours:
-# spikeometric 1.0.3 pins numpy<1.24, so it is installed --no-deps; brian2 needs numpy<2.4; NEST is its own wheel.
+# spikeometric 1.0.3 pins numpy<1.24, so it is installed --no-deps; brian2 needs numpy<2.4; NEST is its own wheel;
+# nemos 0.2.8 (the inference benchmark's GLM, run by tools/nemos_fit.py) brings its own jax.
 BENCH_ENV := .venv-bench/.installed
 
 $(BENCH_ENV):
@@ -51,9 +52,17 @@ $(BENCH_ENV):
 	touch $@
 
 bench-envs: $(SETUP) $(BENCH_ENV)
-	tools/make_reference_envs.sh brian2 nest
+	tools/make_reference_envs.sh brian2 nest nemos
 
 # Every section (about 25 minutes on a quiet 2-core CPU, most of it 1.0.3's seed tutorial), into nbs/benchmarks/results.json, which nbs/benchmarks.ipynb shows.
 bench: bench-envs
 	$(PY) -m spikeometric_nb.benchmark all --baseline-python .venv-bench/bin/python \
-		--brian2-python .venv-brian2/bin/python --nest-python .venv-nest/bin/python --out nbs/benchmarks/results.json
+		--brian2-python .venv-brian2/bin/python --nest-python .venv-nest/bin/python --nemos-python .venv-nemos/bin/python \
+		--out nbs/benchmarks/results.json
+
+# The inference sections alone (nemos' environment only): (i) our GLM fit against nemos' PopulationGLM on 100 neurons
+# (a few minutes), then the 1,000-neuron, 10^6-step fit, ours alone (about 10 minutes).
+bench-inference: $(SETUP)
+	tools/make_reference_envs.sh nemos
+	$(PY) -m spikeometric_nb.benchmark inference --nemos-python .venv-nemos/bin/python --out nbs/benchmarks/results.json
+	$(PY) -m spikeometric_nb.benchmark inference_large --out nbs/benchmarks/results.json

@@ -4,8 +4,10 @@
 #   .venv-brian2  brian2 (+ Cython for the cython runtime target, numpy<2.4 as brian2 requires);
 #                 C++ standalone mode additionally needs a C++ compiler (g++) on PATH.
 #   .venv-nest    nest-simulator from its pip wheel (NEST >= 3.9 ships manylinux wheels).
+#   .venv-nemos   nemos 0.2.8 (Flatiron's JAX GLM library, with the jax it pins) for the inference benchmark,
+#                 run by tools/nemos_fit.py; its first import compiles and caches for a while.
 # Idempotent: an environment whose marker file exists and whose import check passes is left alone.
-# Usage: tools/make_reference_envs.sh [brian2|nest]...   (default: both)
+# Usage: tools/make_reference_envs.sh [brian2|nest|nemos]...   (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -35,7 +37,7 @@ ensure_cxx() {
   fi
 }
 
-targets=("$@"); [[ ${#targets[@]} -gt 0 ]] || targets=(brian2 nest)
+targets=("$@"); [[ ${#targets[@]} -gt 0 ]] || targets=(brian2 nest nemos)
 for t in "${targets[@]}"; do
   case $t in
     brian2)
@@ -45,6 +47,9 @@ for t in "${targets[@]}"; do
     nest)
       make_env .venv-nest "import nest; print('nest', nest.__version__)" \
         nest-simulator ;;
-    *) echo "unknown target $t (brian2|nest)" >&2; exit 2 ;;
+    nemos)
+      make_env .venv-nemos "import nemos, jax; print('nemos', nemos.__version__, 'jax', jax.__version__)" \
+        nemos==0.2.8 ;;
+    *) echo "unknown target $t (brian2|nest|nemos)" >&2; exit 2 ;;
   esac
 done
