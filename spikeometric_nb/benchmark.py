@@ -1012,9 +1012,10 @@ def _section(name, args, run):
     if name == "recording": return bench_recording(run, quick=q)
     if name == "sweep": return bench_sweep(run, quick=q)
     if name == "inference": return bench_inference(run, steps=(2000,) if q else (20_000, 50_000),
-                                                   n_neurons=20 if q else 100)
+                                                   n_neurons=20 if q else 100, method=args.method)
     if name == "inference_large":
-        return bench_inference_large(run, *((50, 3000, 500) if q else (1000, 1_000_000, 10_000)))
+        return bench_inference_large(run, *((50, 3000, 500) if q else (1000, 1_000_000, 10_000)),
+                                     method=args.method)
 
 def _parser() -> argparse.ArgumentParser:
     "The command line of `main`."
@@ -1025,6 +1026,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--brian2-python", help="interpreter with brian2 (reference section)")
     p.add_argument("--nest-python", help="interpreter with nest-simulator (reference section)")
     p.add_argument("--nemos-python", help="interpreter with nemos 0.2.8 (inference section)")
+    p.add_argument("--method", choices=["glm", "cross_correlation"], default="glm",
+                   help="inference sections: our estimator (default glm)")
     p.add_argument("--no-baseline", action="store_true", help="run only this package (no 1.0.3)")
     p.add_argument("--quick", action="store_true", help="tiny sizes, to check that everything runs")
     p.add_argument("--in-process", action="store_true",
