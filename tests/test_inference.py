@@ -87,3 +87,76 @@ def test_cross_correlation_equals_numpy(seed):
         expected.append(rho[int(np.argmax(np.abs(rho)))])
     np.testing.assert_allclose(est.W0.double().numpy(), expected, atol=1e-6)   # W0 is float32
     assert est.edge_index.shape == (2, N * (N - 1)) and bool((est.edge_index[0] != est.edge_index[1]).all())
+
+# --- method="glm": the matched estimator ---------------------------------------------------------------------------
+from spikeometric_nb.datasets import NormalGenerator
+from spikeometric_nb.models import BernoulliGLM, PoissonGLM
+
+def _readme_glm(seed: int) -> BernoulliGLM:
+    "The BernoulliGLM of the README's sweep (its paper's parameters)."
+    return BernoulliGLM(theta=5., dt=1., coupling_window=20, alpha=0.2, abs_ref_scale=3, abs_ref_strength=-100.,
+                        rel_ref_scale=7, rel_ref_strength=-30., beta=0.5, r=1., rng=torch.Generator().manual_seed(seed))
+
+def _dense(net: Data) -> torch.Tensor:
+    return torch.zeros(net.num_nodes, net.num_nodes).index_put_((net.edge_index[0], net.edge_index[1]), net.W0.float())
+
+def test_glm_accuracy_held_out():
+    """A network the chapter does not show (seed 3): the floors sit just below what an independent implementation
+    reached on such networks at 10⁶ steps (ROC-AUC 0.89, Pearson r 0.85, slope 1.0); the chapter's network gives
+    0.888 / 0.867 / 0.998. Across network seeds the AUC of 990 positives against 8,910 negatives varies by about
+    0.01, so 0.87 and 0.83 leave about two such deviations."""
+    net = NormalGenerator(100, mean=0., std=5., sparsity=0.9, glorot=True, rng=torch.Generator().manual_seed(3)).generate(1)[0]
+    model = _readme_glm(4)
+    events = model.simulate(net, 10**6, record="events", verbose=False)
+    estimate = infer(events, model)
+    scores = score(net, estimate)
+    W, W_hat = _dense(net), _dense(estimate)
+    connected = W != 0
+    slope = float((W_hat[connected] * W[connected]).sum() / W[connected].square().sum())
+    print(scores, slope)
+    assert scores["roc_auc"] > 0.87 and scores["pearson_r"] > 0.83, scores
+    assert abs(slope - 1) < 0.05, slope                                  # the model's own scale
+    assert abs(float(estimate.bias.mean()) + 5) < 0.05                     # c = −θ = −5 for every neuron
+
+@pytest.fixture(scope="module")
+def small_recording():
+    net = NormalGenerator(20, mean=0., std=5., sparsity=0.8, glorot=True, rng=torch.Generator().manual_seed(0)).generate(1)[0]
+    model = _readme_glm(1)
+    return net, model, model.simulate(net, 20_000, record="events", verbose=False)
+
+def test_glm_same_estimate_from_every_form_of_the_recording(small_recording, tmp_path):
+    "Events, the dense counts and what read_sonata / read_nwb return give one estimate; nothing passed is modified."
+    from spikeometric_nb.io import read_nwb, read_sonata, write_nwb, write_sonata
+    net, model, events = small_recording
+    columns = [events.neuron.clone(), events.step.clone(), events.count.clone()]
+    reference = infer(events, model)
+    assert all(torch.equal(a, b) for a, b in zip(columns, [events.neuron, events.step, events.count]))
+    dense = events.to_dense()
+    for spikes in (dense, read_sonata(write_sonata(tmp_path / "r.h5", events, network=net))[0],
+                   read_nwb(write_nwb(tmp_path / "r.nwb", events, network=net))[0]):
+        estimate = infer(spikes, model)
+        assert torch.allclose(estimate.W0, reference.W0, atol=1e-5) and torch.allclose(estimate.bias, reference.bias, atol=1e-5)
+    assert torch.equal(dense, events.to_dense())
+
+def test_glm_candidate_network_and_penalties(small_recording):
+    net, model, events = small_recording
+    full = infer(events, model)
+    on_truth = infer(events, model, network=net)
+    assert torch.equal(on_truth.edge_index, net.edge_index) and on_truth.W0.shape == net.W0.shape
+    # knowing the structure, the estimate of the true edges is closer to the truth than the full fit's
+    W, W_full, W_truth = _dense(net), _dense(full), _dense(on_truth)
+    mask = W != 0
+    assert (W_truth[mask] - W[mask]).square().mean() < (W_full[mask] - W[mask]).square().mean()
+    norms = [float(_dense(infer(events, model, penalty="l2", strength=s)).square().sum()) for s in (1e-5, 1e-4, 1e-3)]
+    assert norms[0] > norms[1] > norms[2], norms                          # a stronger ridge, smaller weights
+    sparse_fit = _dense(infer(events, model, penalty="l1", strength=3e-4))
+    small = lambda A: float((A.abs() < 0.05).double().mean())
+    assert small(sparse_fit) > small(W_full) + 0.2, (small(sparse_fit), small(W_full))   # the lasso zeroes weights
+
+def test_glm_mismatched_model_runs_and_is_worse(small_recording):
+    "A PoissonGLM's exponential link fitted to BernoulliGLM spikes: a valid estimate, on another scale."
+    net, model, events = small_recording
+    poisson = PoissonGLM(alpha=100., beta=1., T=20., tau=5., dt=1., r=1., b=0.)
+    estimate = infer(events, poisson)
+    assert torch.isfinite(estimate.W0).all() and torch.isfinite(estimate.bias).all()
+    assert score(net, estimate)["roc_auc"] > 0.6
