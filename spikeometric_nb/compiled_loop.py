@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['C_SOURCE', 'LOOP_FIELDS', 'STATE_FIELDS', 'EVENTS_FIELDS', 'MAX_THREADS', 'LoopCode', 'step_loop_source',
-           'step_loop_library', 'geometric_ratios', 'cores', 'cores_free', 'row_splits', 'CompiledLoop']
+           'step_loop_library', 'geometric_ratios', 'cores', 'cores_free', 'row_splits', 'split_coefficients',
+           'CompiledLoop']
 
 # %% ../nbs/05a_compiled_loop.ipynb #24326444
 import ctypes, hashlib, os, platform, subprocess, tempfile, warnings
@@ -473,16 +474,25 @@ static void filtered_input(const Run *R, const Worker *W, int64_t p, double *res
 }
 
 // mu = m link(a h + c + s stim) in place of h (the model's input and non_linearity), and flag = 1 where mu is out of
-// [0, limit] (2 more where g is not a number: the relu would hide it). Returns whether any is out of range.
+// [0, limit] (2 more where g is not a number: the relu would hide it). Returns whether any is out of range. With
+// per_neuron (a constant where it is inlined) the coefficients are read per neuron from av, cv, sv, mv.
 static inline __attribute__((always_inline))
 int means(const Loop *L, const float *restrict stim, double *restrict mean, uint8_t *restrict flag, int64_t lo,
-          int64_t hi, const int64_t link, const double limit) {
-    const double a = L->a;   // in locals: the compiler cannot tell that the stores below leave them alone
-    const double c = L->c;
-    const double s = L->s;
-    const double m = L->m;
+          int64_t hi, const int64_t link, const double limit, const int per_neuron) {
+    const double a0 = L->a;   // in locals: the compiler cannot tell that the stores below leave them alone
+    const double c0 = L->c;
+    const double s0 = L->s;
+    const double m0 = L->m;
+    const double *restrict av = L->av;
+    const double *restrict cv = L->cv;
+    const double *restrict sv = L->sv;
+    const double *restrict mv = L->mv;
     int out = 0;
     for (int64_t i = lo; i < hi; i++) {
+        const double a = per_neuron ? av[i] : a0;
+        const double c = per_neuron ? cv[i] : c0;
+        const double s = per_neuron ? sv[i] : s0;
+        const double m = per_neuron ? mv[i] : m0;
         const double g = a * mean[i] + c + (stim ? s * stim[i] : 0.0);
         double mu;
         switch (link) {
@@ -547,8 +557,11 @@ int sample_with(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, int
     }
     filtered_input(R, W, p, mean);
     const float *stim = R->stim ? R->stim + t * N : NULL;
-    int open = stim ? means(L, stim, mean, flag, lo, hi, link, limit)
-                    : means(L, NULL, mean, flag, lo, hi, link, limit);   // a copy without the stimulus
+    int open;   // a copy without the stimulus, and one with per-neuron coefficients: scalars cost what they did
+    if (L->per_neuron) open = stim ? means(L, stim, mean, flag, lo, hi, link, limit, 1)
+                                   : means(L, NULL, mean, flag, lo, hi, link, limit, 1);
+    else open = stim ? means(L, stim, mean, flag, lo, hi, link, limit, 0)
+                     : means(L, NULL, mean, flag, lo, hi, link, limit, 0);
     if (R->mu_record) {
         for (int64_t i = lo; i < hi; i++) R->mu_record[t * N + i] = flag[i] & 2 ? NAN : (float)mean[i];
     }
@@ -802,7 +815,8 @@ LOOP_FIELDS = (   # what stays fixed during a simulation: sizes, filters, synaps
     ("active count", "int32_t *"), ("n_self", "int64_t"), ("self_f", "const int64_t *"), ("self_w", "const float *"),
     ("f0 n_syn dense size", "int64_t"), ("rows", "const float *"), ("parts", "int64_t"),
     ("bounds splits", "const int64_t *"), ("target", "const int32_t *"), ("weights", "const float *"),
-    ("n_edges link sampler", "int64_t"), ("a c s m max_count", "double"))
+    ("n_edges link sampler", "int64_t"), ("a c s m max_count", "double"),
+    ("per_neuron", "int64_t"), ("av cv sv mv", "const double *"))   # per-neuron coefficients [N] (NULL: the scalars)
 STATE_FIELDS = (   # the run's state: the fields of a `SimulationState` (spikeometric_nb.simulation) of the same names
     ("spikes", "float *"), ("newest", "int64_t"), ("inputs", "float *"), ("inputs_newest", "int64_t"),
     ("trace", "double *"), ("trace_valid", "int64_t"), ("loop_rng", "uint64_t *"), ("steps", "int64_t"))
@@ -1009,6 +1023,22 @@ def row_splits(events, # the `EventSynapses` in CSR rows (not dense): each row s
         columns.append(first + (below[end] - below[first]).to(torch.int64))
     return torch.stack(columns + [end], 1).contiguous()
 
+# %% ../nbs/05a_compiled_loop.ipynb #d0981f55
+def split_coefficients(form:dict, # the model's closed form (`closed_form_of`): floats or tensors [N]
+                       N:int, # the neurons of the run
+                      ) -> tuple[dict, dict]: # (a, c, s, m as floats, 0 where per neuron), (av … mv float64 [N] or {})
+    "The closed form's coefficients as the C `Loop` takes them; ValueError if a per-neuron one does not hold N values."
+    values = {k: form[k] for k in "acsm"}
+    if not any(torch.is_tensor(v) for v in values.values()): return {k: float(v) for k, v in values.items()}, {}
+    arrays = {}
+    for k, v in values.items():
+        v = torch.as_tensor(v, dtype=torch.float64).reshape(-1)
+        if v.numel() not in (1, N):
+            raise ValueError(f"closed_form: coefficient {k} holds {v.numel()} values, but the network has N = {N} "
+                             f"neurons")
+        arrays[k + "v"] = v.expand(N).contiguous()
+    return {k: 0.0 for k in values}, arrays
+
 # %% ../nbs/05a_compiled_loop.ipynb #4eb779eb
 class CompiledLoop:
     ("Steps of an event-driven simulation run in C on the run's `SimulationState`, for a model whose step has a "
@@ -1018,7 +1048,7 @@ class CompiledLoop:
                  state, # the run's `SimulationState`: spikes [2K, N], inputs [2K, F, N] (float32 CPU); updated in place
                  events, # the `EventSynapses` that propagate the spikes
                  bank:torch.Tensor, # the model's filter bank [F, K]
-                 form:dict, # the model's closed form (`closed_form_of`): link, sampler, a, c, s, m
+                 form:dict, # the model's closed form (`closed_form_of`): link, sampler, a, c, s, m (floats or [N])
                  seed:int=None, # key of the loop's random numbers (from the model's generator); None: state.loop_rng's
                  max_count:float=1e6, # largest valid μ: beyond it the network is running away
                  threads:int=None, # most threads to run on (None: torch's thread count, at most the cores)
@@ -1054,12 +1084,14 @@ class CompiledLoop:
             # int32 targets: a third less to read per synapse, the bandwidth that threads share on a large network
             keep.update(splits=row_splits(events, bounds), target=events.target.to(torch.int32).contiguous(),
                         weights=events.weights.to(torch.float32).contiguous())
+        scalars, per_neuron = split_coefficients(form, N)   # per-neuron coefficients: arrays the C reads
+        keep.update(per_neuron)
         self._tensors = keep   # the C structure points into these: they live as long as the loop
         n_syn = len(events.filters)
         self.loop = _Loop(N=N, K=K, F=F, n_self=len(events.self_filters), f0=events.filters[0] if events.filters else 0,
                           n_syn=n_syn, dense=int(dense), size=events.size if dense else 1, parts=self.parts,
                           n_edges=keep["weights"].shape[1] if "weights" in keep else 0, link=_LINKS[form["link"]],
-                          sampler=_SAMPLERS[form["sampler"]], a=form["a"], c=form["c"], s=form["s"], m=form["m"],
+                          sampler=_SAMPLERS[form["sampler"]], **scalars, per_neuron=int(bool(per_neuron)),
                           max_count=max_count, **{k: _ptr(v) for k, v in keep.items()})
         # the work of a step, to choose the threads: synapses per spike, and taps and sampling per neuron
         self.synapses_per_spike = len(events.self_filters) + events.n_synapses / N   # rows or CSR, per neuron
