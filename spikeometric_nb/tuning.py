@@ -7,6 +7,7 @@ __all__ = ['resolve_tunable', 'ConvergenceWarning', 'tune']
 
 # %% ../nbs/06_tuning.ipynb #55e5c880
 import copy, math, os, sys, warnings
+from typing import NamedTuple
 import torch
 from tqdm import tqdm
 from .checks import check_count, check_positive
@@ -114,45 +115,315 @@ def _settle(stepper, n_steps, stimulus_time, operands=None):
     # the gradient steps read the spike history, which the compiled loop kept up to date
     stepper.switch_to_matrix()
 
+# %% ../nbs/06_tuning.ipynb #82aa741b
+class _Targets(NamedTuple):
+    "What `tune` fits: one rate, per-neuron or per-group rates (Hz), or an objective."
+    kind:str   # "rate" (one number, today's loop), "neurons", "groups" or "objective"
+    target:torch.Tensor|None   # float64 [G] in Hz (NaN: no target), None for an objective
+    member:torch.Tensor|None   # long [N]: the target each neuron's rate counts toward, -1 for none
+    labels:list   # the targets' names, for messages
+
+def _group_mask(mask, name, n:int) -> torch.Tensor:
+    "A group's members as a bool [N] from a bool mask [N] or an index tensor; ValueError naming the group otherwise."
+    mask = torch.as_tensor(mask).cpu()
+    if mask.dtype == torch.bool:
+        if tuple(mask.shape) != (n,):
+            raise ValueError(f"groups[{name!r}] is a mask of shape {tuple(mask.shape)}, but the network has N = {n} "
+                             f"neurons")
+        return mask
+    if mask.is_floating_point() or mask.is_complex() or mask.ndim != 1:
+        raise ValueError(f"groups[{name!r}] must be a bool mask [N] or a 1-D tensor of neuron indices, got "
+                         f"{mask.dtype} {tuple(mask.shape)}")
+    if mask.numel() and not bool(((mask >= 0) & (mask < n)).all()):
+        raise ValueError(f"groups[{name!r}] holds neuron indices outside 0 … {n - 1}")
+    members = torch.zeros(n, dtype=torch.bool)
+    members[mask.long()] = True
+    return members
+
+def _group_targets(firing_rate:dict, groups, n:int) -> _Targets:
+    "One target per named group: ValueError for an unknown name, an empty group or groups that overlap."
+    if not isinstance(groups, dict) or not groups:
+        raise ValueError(f"firing_rate is a dict of group rates: groups must be a dict {{name: mask}} naming them, got "
+                         f"{type(groups).__name__}")
+    unknown = [name for name in firing_rate if name not in groups]
+    if unknown: raise ValueError(f"firing_rate names unknown groups {unknown}; groups are {list(groups)}")
+    target = torch.tensor([check_positive(hz, f"firing_rate[{name!r}]") for name, hz in firing_rate.items()],
+                          dtype=torch.float64)
+    member = torch.full((n,), -1, dtype=torch.long)
+    for g, name in enumerate(firing_rate):
+        members = _group_mask(groups[name], name, n)
+        if not members.any(): raise ValueError(f"groups[{name!r}] holds no neuron")
+        if (member[members] >= 0).any():
+            other = list(firing_rate)[int(member[members][member[members] >= 0][0])]
+            raise ValueError(f"groups {other!r} and {name!r} overlap (neuron {int(members.nonzero()[0])} is in both "
+                             f"or more): a neuron's rate counts toward one group's target")
+        member[members] = g
+    return _Targets("groups", target, member, [f"group {name!r}" for name in firing_rate])
+
+# %% ../nbs/06_tuning.ipynb #473549bf
+def _neuron_targets(firing_rate, n:int) -> _Targets:
+    "One target per neuron, NaN for none: ValueError for another length, a target <= 0 or an infinite one."
+    target = torch.as_tensor(firing_rate, dtype=torch.float64).detach().cpu()
+    if target.ndim != 1 or len(target) != n:
+        raise ValueError(f"firing_rate holds {target.numel()} targets (shape {tuple(target.shape)}), but the network "
+                         f"has N = {n} neurons: give one rate per neuron (NaN: no target) or one number")
+    bad = ~torch.isnan(target) & ~(torch.isfinite(target) & (target > 0))
+    if bad.any():
+        i = int(bad.nonzero()[0])
+        raise ValueError(f"firing_rate must be a finite rate > 0 Hz for every neuron with a target (NaN: none), got "
+                         f"{target[i].item()} for neuron {i}")
+    if torch.isnan(target).all(): raise ValueError("firing_rate is NaN for every neuron: there is no target")
+    member = torch.where(torch.isnan(target), -1, torch.arange(n))
+    return _Targets("neurons", target, member, [f"neuron {i}" for i in range(n)])
+
+def _resolve_targets(firing_rate, # a number, a tensor [N], a dict {group: Hz}, or None with an objective
+                     groups, # {name: bool mask [N] or index tensor} with a dict of rates
+                     objective, # objective(mu, data) -> scalar tensor, or None
+                     per_neuron, # None, True or False
+                     n:int, # neurons of the network
+                    ) -> _Targets:
+    "What `tune` fits, checked: TypeError or ValueError naming the argument for anything it cannot fit."
+    if per_neuron is not None and not isinstance(per_neuron, bool):
+        raise TypeError(f"per_neuron must be None, True or False, got {per_neuron!r}")
+    if objective is not None:
+        if firing_rate is not None or groups is not None:
+            raise ValueError("objective replaces firing_rate: give firing_rate=None (and no groups) with an objective")
+        if not callable(objective): raise TypeError(f"objective must be callable as objective(mu, data), got "
+                                                    f"{type(objective).__name__}")
+        return _Targets("objective", None, None, [])
+    if firing_rate is None:
+        raise ValueError("tune needs a target: firing_rate (Hz: a number, a tensor [N], or a dict with groups=) or an "
+                         "objective")
+    if isinstance(firing_rate, dict): return _group_targets(firing_rate, groups, n)
+    if groups is not None: raise ValueError("groups go with a dict of group rates, firing_rate={name: Hz}")
+    if isinstance(firing_rate, (list, tuple)) or (torch.is_tensor(firing_rate) and firing_rate.numel() != 1):
+        return _neuron_targets(firing_rate, n)
+    rate = check_positive(firing_rate, "firing_rate")
+    if per_neuron: return _neuron_targets(torch.full((n,), rate), n)   # the same rate for every neuron, each its own
+    return _Targets("rate", torch.tensor([rate], dtype=torch.float64), torch.zeros(n, dtype=torch.long),
+                    ["the network"])
+
+# %% ../nbs/06_tuning.ipynb #beb02721
+def _ties(model, names:list, targets:_Targets, per_neuron:bool|None, n:int) -> dict:
+    ("For each tuned name: None (one shared value) or long [N], the free value each neuron's value follows (-1: "
+     "kept); ValueError if `per_neuron=True` names a parameter that cannot differ between neurons.")
+    allowed = type(model).per_neuron_parameters
+    if per_neuron is False or (targets.kind == "objective" and not per_neuron): follow = None
+    elif targets.kind == "groups" and per_neuron is None: follow = targets.member
+    elif targets.kind == "neurons": follow = targets.member
+    elif targets.member is None: follow = torch.arange(n)   # an objective, per neuron
+    else: follow = torch.where(targets.member >= 0, torch.arange(n), -1)   # per neuron within the groups
+    ties = {}
+    for name in names:
+        current = model.tunable_parameters[name]
+        if follow is not None and name not in allowed and per_neuron:
+            raise ValueError(f"per_neuron=True: {name} cannot differ between neurons in {type(model).__name__} (those "
+                             f"that can: {list(allowed)}); leave it out of tunable_parameters or keep it shared")
+        if follow is not None and name in allowed: ties[name] = follow
+        elif current.numel() != 1: ties[name] = torch.zeros(n, dtype=torch.long)   # per neuron already: moves as one
+        else: ties[name] = None
+    return ties
+
+# %% ../nbs/06_tuning.ipynb #51041943
+def _target_rates(mu:torch.Tensor, # expected counts of the epoch's steps [n_steps, N]
+                  targets:_Targets, # what the rates are compared with
+                  to_hz:float, # 1000 / dt
+                 ) -> torch.Tensor: # the rate (Hz) toward each target [G]: per neuron (all N), or per group
+    "The rate of each target from μ: a neuron's mean μ, or the mean over a group's neurons, in Hz."
+    per_neuron = mu.mean(0) * to_hz
+    if targets.kind == "neurons": return per_neuron
+    member = targets.member.to(mu.device)
+    inside = member >= 0
+    G = len(targets.target)
+    total = torch.zeros(G, device=mu.device, dtype=mu.dtype).index_add(0, member[inside], per_neuron[inside])
+    return total / torch.bincount(member[inside], minlength=G).to(mu.dtype)
+
+def _split_loss(mu:torch.Tensor, targets:_Targets, to_hz:float) -> tuple[torch.Tensor, torch.Tensor]:
+    ("(L, rates): L = Σ (ν_A − ν*)(ν_B − ν*) over the targets from the two halves of the steps, whose gradient has "
+     "mean zero at the target; rates [G] the mean of the halves.")
+    half = mu.shape[0] // 2
+    A, B = _target_rates(mu[:half], targets, to_hz), _target_rates(mu[half:], targets, to_hz)
+    target = targets.target.to(mu.device, mu.dtype)
+    has = ~torch.isnan(target)
+    loss = ((A - target) * (B - target))[has].sum()
+    return loss, (A * half + B * (mu.shape[0] - half)).detach() / mu.shape[0]
+
+# %% ../nbs/06_tuning.ipynb #2093f755
+def _objective_value(objective, mu:torch.Tensor, data) -> torch.Tensor:
+    "objective(mu, data) as a one-element tensor with a gradient in mu, or ValueError saying what it returned."
+    value = objective(mu, data)
+    if not torch.is_tensor(value) or value.numel() != 1:
+        shape = tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
+        raise ValueError(f"objective must return a scalar tensor (one value to minimise), got {shape}")
+    if not value.requires_grad:
+        raise ValueError("objective returned a value without a gradient in mu: compute it from mu with torch "
+                         "operations (not .item(), numpy or a detached copy)")
+    return value.reshape(())
+
+def _check_objective(objective, n_steps:int, n:int, data) -> None:
+    "Call `objective` once on made-up expected counts [n_steps, N] (all 0.01): its errors come before any step."
+    _objective_value(objective, torch.full((n_steps, n), 0.01, requires_grad=True), data)
+
+# %% ../nbs/06_tuning.ipynb #45549eb6
+def _descend_targets(model, stepper, names, targets, ties, objective, data, lr, n_steps, n_epochs, verbose,
+                     equilibration_steps) -> torch.Tensor:
+    ("The epochs of `tune` for per-neuron, per-group or objective targets; the parameters end at their average "
+     "over the last quarter. Returns the estimates [n_epochs, G] (rates) or [n_epochs] (objective).")
+    model.requires_grad_(False)
+    n = stepper.synapses.n
+    for name in names:   # a scalar that gets free values per neuron or group becomes a tensor [N]
+        if ties[name] is not None and model.tunable_parameters[name].numel() == 1:
+            setattr(model, name, model.tunable_parameters[name].detach().expand(n).clone())
+    model.set_tunable(names)
+    params = model.tunable_parameters
+    tied, leaves = {}, []
+    for name in names:
+        p, tie = params[name], ties[name]
+        if tie is None: leaves.append(p); continue
+        tie = tie.to(p.device)
+        offset = torch.zeros(max(int(tie.max()) + 1, 1), device=p.device, requires_grad=True)
+        tied[name] = (p, tie, tie >= 0, p.detach().clone(), offset)
+        leaves.append(offset)
+    optimizer = torch.optim.Adam(leaves, lr=lr)
+    # the step size falls linearly to 0 over the second half of the epochs (Robbins–Monro): the jitter dies out
+    decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: min(1.0, 2 * (1 - (epoch + 1) / (n_epochs + 1))))
+    to_hz, last = 1000 / float(model.dt), min(n_epochs, max(10, n_epochs // 4))
+    average = {name: torch.zeros_like(params[name]) for name in names}
+    estimates = torch.zeros(n_epochs) if targets.kind == "objective" else torch.zeros(n_epochs, len(targets.target))
+    with thread_budget(stepper.work_per_step):
+        with torch.no_grad(): _settle(stepper, equilibration_steps, stimulus_time=lambda step: None)
+        settle = stepper.memory.steps
+        for epoch in tqdm(range(n_epochs), disable=not verbose, desc=f"Tuning {type(model).__name__}"):
+            operands = stepper.synapses.operands()
+            _settle(stepper, settle, stimulus_time=lambda step: (step - settle) % n_steps, operands=operands)
+            optimizer.zero_grad()
+            for p, *_ in tied.values(): p.grad = None
+            mu = torch.stack([stepper.step(operands, t)[0] for t in range(n_steps)])   # [n_steps, N]
+            if targets.kind == "objective": loss = estimate = _objective_value(objective, mu, data)
+            else: loss, estimate = _split_loss(mu, targets, to_hz)
+            if not loss.requires_grad:
+                raise ValueError(f"tunable_parameters: the expected counts of {type(model).__name__} over "
+                                 f"n_steps={n_steps} steps do not depend on {names}; tune other parameters")
+            loss.backward()
+            for p, tie, kept, _, offset in tied.values():
+                grad = p.grad if p.grad is not None else torch.zeros_like(p)
+                offset.grad = torch.zeros_like(offset).index_add_(0, tie[kept], grad[kept])
+            optimizer.step()
+            decay.step()
+            with torch.no_grad():
+                for p, tie, kept, start, offset in tied.values(): p[kept] = start[kept] + offset[tie[kept]]
+                if epoch >= n_epochs - last:
+                    for name in names: average[name] += params[name] / last
+            estimates[epoch] = estimate.detach().cpu()
+            stepper.check()
+    with torch.no_grad():
+        for name in names: params[name].copy_(average[name])   # Polyak–Ruppert: the last steps' jitter averages out
+    return estimates
+
+# %% ../nbs/06_tuning.ipynb #543301cb
+def _missed_targets(estimates:torch.Tensor, # per-epoch estimates [n_epochs, G]
+                    target:torch.Tensor, # targets [G] (NaN: none)
+                   ) -> tuple: # (missed bool [G], mean [G], standard error [G], epochs averaged)
+    ("Which targets the last quarter of the estimates (at least 10 epochs) misses by more than 4 standard errors and "
+     "0.1 %.")
+    m = min(len(estimates), max(10, len(estimates) // 4))
+    last = estimates[-m:].double()
+    mean = last.mean(0)
+    se = torch.zeros_like(mean)
+    if m > 1:
+        x = last - mean
+        rho = ((x[1:] * x[:-1]).sum(0) / (x * x).sum(0).clamp_min(1e-300)).clamp(0.0, 0.9)
+        se = last.std(0) / math.sqrt(m) * torch.sqrt((1 + rho) / (1 - rho))
+    target = target.double()
+    missed = ~torch.isnan(target) & ((mean - target).abs() > torch.maximum(4 * se, 1e-3 * target))
+    return missed, mean, se, m
+
+def _targets_message(name:str, estimates, targets:_Targets, lr:float, n_epochs:int) -> str|None:
+    "The `ConvergenceWarning`'s text for per-neuron or per-group targets: how many missed, and the worst; None if none."
+    missed, mean, se, m = _missed_targets(estimates, targets.target)
+    if not missed.any(): return None
+    target = targets.target.double()
+    score = torch.where(missed, (mean - target).abs() / torch.maximum(se, 1e-3 * target), -1.0)
+    w = int(score.argmax())
+    return (f"tune: {name} has not converged: {int(missed.sum())} of {int((~torch.isnan(target)).sum())} targets are "
+            f"missed by more than the noise of their estimates allows (4 standard errors and 0.1 %, over the last {m} "
+            f"epochs); the worst, {targets.labels[w]}, is at {mean[w]:.4g} ± {se[w]:.2g} Hz against {target[w]:g} Hz "
+            f"({(mean[w] - target[w]) / target[w]:+.1%}): give it more epochs (n_epochs={n_epochs}) or another "
+            f"learning rate (lr={lr:g}), or check that the tuned parameters can reach those rates")
+
+# %% ../nbs/06_tuning.ipynb #58eddc01
+def _put_back(model, started_from:dict) -> None:
+    "The parameters as they were (a parameter that became per neuron gets its shape back)."
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.shape == started_from[name].shape: p.copy_(started_from[name])
+            else: setattr(model, name, started_from[name])   # a model's own parameter: one value again
+
+def _warn_if_unconverged(model, estimates:torch.Tensor, targets:_Targets, lr:float, n_epochs:int) -> None:
+    "The `ConvergenceWarning` of a tune that fell silent or missed its targets (none for an objective)."
+    name = type(model).__name__
+    if targets.kind == "objective": return
+    if targets.kind == "rate":
+        if estimates[-1] == 0:   # e.g. a rectifier below threshold everywhere: μ = 0 has no gradient, tuning is stuck
+            message = (f"tune: {name} fell silent (estimated rate 0 Hz) and cannot recover by gradient; try a smaller "
+                       f"lr than {lr} or fewer tunable parameters")
+        else: message = _convergence_message(name, estimates, float(targets.target[0]), lr, n_epochs)
+    else: message = _targets_message(name, estimates, targets, lr, n_epochs)
+    if message is not None: warnings.warn(message, ConvergenceWarning, stacklevel=_user_frame())
+
 # %% ../nbs/06_tuning.ipynb #c1adf1ab
 def tune(model, # a BaseModel with a `dt` (ms)
          data, # network(s) to tune on
-         firing_rate:float, # target rate in Hz (> 0)
+         firing_rate=None, # target in Hz: a number (> 0), a tensor [N] (NaN: no target), or {group: Hz} with groups
          tunable_parameters="all", # "all", "model", "stimulus" or a list of parameter names
          lr:float=0.1, # Adam learning rate
          n_steps:int=100, # steps whose expected counts estimate the rate in each epoch
          n_epochs:int=100, # optimiser steps
          verbose:bool=True, # show a progress bar
+         *,
+         groups:dict=None, # {name: bool mask [N] or index tensor}: the groups of a dict `firing_rate`
+         objective=None, # objective(mu, data) -> scalar tensor to minimise, mu [n_steps, N] (firing_rate None)
+         per_neuron:bool=None, # per-neuron values (None: for tensor targets; groups: per group) or shared (False)
          equilibration_steps:int=None, # steps before the first epoch (default: 5 filter windows, at least 100)
-        ) -> torch.Tensor: # estimated rate (Hz) in each epoch [n_epochs]
-    "Adam on the chosen parameters so that the network's stationary firing rate approaches `firing_rate`."
-    firing_rate, lr = check_positive(firing_rate, "firing_rate"), check_positive(lr, "lr")
+        ) -> torch.Tensor: # per-epoch estimates: [n_epochs] (rate or objective), [n_epochs, N] or [n_epochs, G]
+    "Adam on the chosen parameters so that the network's rates approach their targets (or `objective` falls)."
+    if firing_rate is not None and not isinstance(firing_rate, (dict, list, tuple)) and not (
+            torch.is_tensor(firing_rate) and firing_rate.numel() != 1):
+        check_positive(firing_rate, "firing_rate")   # a number: checked first, as it always was
+    lr = check_positive(lr, "lr")
     check_count(n_steps, "n_steps", 1); check_count(n_epochs, "n_epochs", 1)
     check_network(data)
     if getattr(model, "dt", None) is None:
         raise ValueError(f"{type(model).__name__} needs a time step dt (ms) to turn counts into Hz")
+    n = data.num_nodes
+    targets = _resolve_targets(firing_rate, groups, objective, per_neuron, n)
     names = resolve_tunable(model, tunable_parameters)
+    model.check_neurons(n)
     check_stimulus(model, data)
     if equilibration_steps is not None: check_count(equilibration_steps, "equilibration_steps", 0)
+    ties = None if targets.kind == "rate" else _ties(model, names, targets, per_neuron, n)
+    if targets.kind == "objective": _check_objective(objective, n_steps, n, data)
+    elif ties is not None and n_steps < 2:
+        raise ValueError(f"n_steps must be an integer >= 2 for per-neuron or group targets (each epoch's estimate is "
+                         f"split into two halves), got {n_steps}")
     started_from = {name: p.detach().clone() for name, p in model.named_parameters()}   # put back if tuning fails
     rng_state = model.rng.get_state()
     try:
         stepper = Stepper(model, _without_gradient(data))
         if equilibration_steps is None: equilibration_steps = max(100, 5 * stepper.memory.steps)
-        estimates = _descend(model, stepper, names, firing_rate, lr, n_steps, n_epochs, verbose, equilibration_steps)
+        if ties is None:
+            estimates = _descend(model, stepper, names, float(targets.target[0]), lr, n_steps, n_epochs, verbose,
+                                 equilibration_steps)
+        else:
+            estimates = _descend_targets(model, stepper, names, targets, ties, objective, data, lr, n_steps, n_epochs,
+                                         verbose, equilibration_steps)
     except BaseException:   # KeyboardInterrupt too: the model is as it was, the optimiser state gone with this frame
-        with torch.no_grad():
-            for name, p in model.named_parameters(): p.copy_(started_from[name])
+        _put_back(model, started_from)
         model.rng.set_state(rng_state)
         raise
     finally:
         model.requires_grad_(False)
-    if estimates[-1] == 0:   # e.g. a rectifier below threshold everywhere: μ = 0 has no gradient, tuning is stuck
-        warnings.warn(f"tune: {type(model).__name__} fell silent (estimated rate 0 Hz) and cannot recover by gradient; "
-                      f"try a smaller lr than {lr} or fewer tunable parameters",
-                      ConvergenceWarning, stacklevel=_user_frame())
-    elif (message := _convergence_message(type(model).__name__, estimates, firing_rate, lr, n_epochs)) is not None:
-        warnings.warn(message, ConvergenceWarning, stacklevel=_user_frame())
+    _warn_if_unconverged(model, estimates, targets, lr, n_epochs)
     next_stimulus_batch(model)   # as simulate: the next DataLoader batch gets its own masks
     return estimates
 
