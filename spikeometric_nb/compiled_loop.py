@@ -426,6 +426,7 @@ struct Run {
     int64_t rec_offset;
     Events *E;               // (neuron, E->first_step + t, x) of every spike, or NULL
     float *mu_record;        // mu_i(t) -> mu_record[t * N + i], or NULL
+    float *h_record;         // h_i(t), the filtered input -> h_record[t * N + i], or NULL (tune's gradient)
     int64_t threads;
     atomic_int start;        // 1 when every thread has started, -1 when one could not be
     Barrier barrier;
@@ -556,6 +557,9 @@ int sample_with(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, int
             error = BAD_MEAN;
     }
     filtered_input(R, W, p, mean);
+    if (R->h_record) {
+        for (int64_t i = lo; i < hi; i++) R->h_record[t * N + i] = (float)mean[i];
+    }
     const float *stim = R->stim ? R->stim + t * N : NULL;
     int open;   // a copy without the stimulus, and one with per-neuron coefficients: scalars cost what they did
     if (L->per_neuron) open = stim ? means(L, stim, mean, flag, lo, hi, link, limit, 1)
@@ -753,7 +757,7 @@ C_SOURCE["run steps"] = r"""
 // EVENTS_FULL, with the steps done so far, when E cannot take another step's spikes: the caller empties it and calls
 // again.
 int run_steps(const Loop *L, State *S, int64_t steps, const float *stim, int32_t *record, int64_t rec_stride,
-              int64_t rec_offset, Events *E, float *mu_record, int64_t threads,
+              int64_t rec_offset, Events *E, float *mu_record, float *h_record, int64_t threads,
               int64_t *spike_total, int64_t *err_neuron, double *err_value) {
     Run R;
     memset(&R, 0, sizeof R);
@@ -766,6 +770,7 @@ int run_steps(const Loop *L, State *S, int64_t steps, const float *stim, int32_t
     R.rec_offset = rec_offset;
     R.E = E;
     R.mu_record = mu_record;
+    R.h_record = h_record;
     atomic_init(&R.start, 0);
     atomic_init(&R.barrier.arrived, 0);
     atomic_init(&R.barrier.phase, 0);
@@ -932,7 +937,7 @@ def _load(path:Path) -> ctypes.CDLL:
     ("The library at `path` with its functions' signatures; OSError or AttributeError if the file is not a whole "
      "library of this source.")
     library = ctypes.CDLL(str(path))
-    library.run_steps.argtypes = [_P, _P, _I, _P, _P, _I, _I, _P, _P, _I, _P, _P, _P]
+    library.run_steps.argtypes = [_P, _P, _I, _P, _P, _I, _I, _P, _P, _P, _I, _P, _P, _P]
     library.run_steps.restype = ctypes.c_int
     library.replay.argtypes, library.replay.restype = [_P, _P], None
     return library
@@ -1141,18 +1146,19 @@ def replay(self:CompiledLoop) -> None:
 
 # %% ../nbs/05a_compiled_loop.ipynb #db6fd537
 @patch
-def _check_run(self:CompiledLoop, steps, stimulus, record, offset, mu_record) -> None:
+def _check_run(self:CompiledLoop, steps, stimulus, record, offset, mu_record, h_record=None) -> None:
     "ValueError unless the stimulus and the recordings of `run` fit `steps` steps of the N neurons."
     if stimulus is not None and tuple(stimulus.shape) != (steps, self.N):
         raise ValueError(f"stimulus must be [steps, N] = [{steps}, {self.N}], got {tuple(stimulus.shape)}")
     fits_record = lambda shape: shape[0] == self.N and offset + steps <= shape[1]
     fits_mu = lambda shape: tuple(shape) == (steps, self.N)
     for argument, out, dtype, fits in (("record", record, torch.int32, fits_record),
-                                       ("mu_record", mu_record, torch.float32, fits_mu)):
+                                       ("mu_record", mu_record, torch.float32, fits_mu),
+                                       ("h_record", h_record, torch.float32, fits_mu)):
         if out is not None and (out.dtype != dtype or out.device.type != "cpu" or not out.is_contiguous()
                                 or not fits(out.shape)):
             raise ValueError(f"{argument} must be a contiguous {dtype} CPU tensor with N = {self.N} rows and "
-                             f"columns offset … offset + steps (record) or [steps, N] (mu_record), got "
+                             f"columns offset … offset + steps (record) or [steps, N] (mu_record, h_record), got "
                              f"{out.dtype} {tuple(out.shape)}")
 
 @patch
@@ -1174,13 +1180,14 @@ def run(self:CompiledLoop,
         events_to=None, # called with (neuron, step, count) of spikes, a buffer at a time; None records no events
         event_step:int=0, # step number of the first step's events
         mu_record:torch.Tensor=None, # float32 [steps, N] for the expected counts μ (for tests), or None
+        h_record:torch.Tensor=None, # float32 [steps, N] for the filtered input h (tune's gradient), or None
         name:str="model", # the model's name, for errors
         where=lambda t: f"at step {t}", # names the t-th step of this call in errors
         threads:int=None, # threads to run on (at most `parts`); None: `threads_for` the spikes of the last run
        ) -> int: # spikes emitted
     ("Run `steps` steps; raise ValueError naming the step and the neuron if μ leaves [0, max_count] (or p leaves "
      "[0, 1]).")
-    self._check_run(steps, stimulus, record, offset, mu_record)
+    self._check_run(steps, stimulus, record, offset, mu_record, h_record)
     if stimulus is not None: stimulus = stimulus.to("cpu", torch.float32).contiguous()
     if events_to is not None and self._events is None:
         capacity = max(2**16, 2 * self.N)   # at least one step's worth of spikes
@@ -1200,7 +1207,8 @@ def run(self:CompiledLoop,
             _ptr(stimulus[done:]) if stimulus is not None else None,
             _ptr(record), record.shape[1] if record is not None else 0, offset + done,
             ctypes.byref(events) if events is not None else None,
-            _ptr(mu_record[done:]) if mu_record is not None else None, threads,
+            _ptr(mu_record[done:]) if mu_record is not None else None,
+            _ptr(h_record[done:]) if h_record is not None else None, threads,
             ctypes.byref(total), ctypes.byref(err_neuron), ctypes.byref(err_value)))
         done += bound.steps - self.state.steps
         self._unbind(bound)
@@ -1210,3 +1218,17 @@ def run(self:CompiledLoop,
     if code != LoopCode.OK: raise self._fail(code, err_neuron.value, err_value.value, name, where(done))
     if done: self.spikes_per_step = total.value / done
     return total.value
+
+# %% ../nbs/05a_compiled_loop.ipynb #1d8e68d7
+@patch
+def set_form(self:CompiledLoop,
+             form:dict, # the model's closed form now (`closed_form_of`), with the same link, sampler and layout
+            ) -> None:
+    "New coefficients for the next steps: ValueError if the form's link or sampler, or its per-neuron layout, differ."
+    scalars, arrays = split_coefficients(form, self.N)
+    if (_LINKS.get(form["link"]), _SAMPLERS.get(form["sampler"]), bool(arrays)) != (
+            self.loop.link, self.loop.sampler, bool(self.loop.per_neuron)):
+        raise ValueError("set_form: the closed form must keep its link, sampler and per-neuron layout; build a new "
+                         "CompiledLoop for another")
+    for name, value in scalars.items(): setattr(self.loop, name, value)
+    for name, values in arrays.items(): self._tensors[name].copy_(values)
