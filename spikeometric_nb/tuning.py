@@ -11,7 +11,9 @@ from typing import NamedTuple
 import torch
 from tqdm import tqdm
 from .checks import check_count, check_positive
-from .simulation import Stepper, check_network, check_stimulus, next_stimulus_batch, thread_budget
+from .base_model import LINKS, closed_form_of
+from .simulation import (Stepper, check_network, check_stimulus, next_stimulus_batch, stimulus_vector,
+                                        thread_budget)
 
 # %% ../nbs/06_tuning.ipynb #22adaf8e
 def resolve_tunable(model, # a BaseModel
@@ -114,6 +116,53 @@ def _settle(stepper, n_steps, stimulus_time, operands=None):
     stepper.run(n_steps, None, stimulus_time=stimulus_time)
     # the gradient steps read the spike history, which the compiled loop kept up to date
     stepper.switch_to_matrix()
+
+# %% ../nbs/06_tuning.ipynb #4aaeee9e
+def _compiled_gradient(stepper, names:list) -> bool:
+    ("Whether whole epochs can run in the compiled loop: a closed-form model whose filter bank and synaptic weights do "
+     "not depend on the tuned parameters (none of them a stimulus's).")
+    model = stepper.model
+    if not stepper.compiled_possible or any(name.startswith("stimulus.") for name in names): return False
+    params = [model.tunable_parameters[name] for name in names]
+    before = [p.requires_grad for p in params]
+    try:
+        for p in params: p.requires_grad_(True)
+        with torch.enable_grad():
+            bank = model.filter_bank()
+            A, _ = model.filter_weights(torch.ones(1), torch.zeros(2, 1, dtype=torch.long), num_nodes=1)
+        return not (bank.requires_grad or A.requires_grad)
+    finally:
+        for p, flag in zip(params, before): p.requires_grad_(flag)
+
+def _compiled_mu(stepper, n_steps:int, settle:int) -> torch.Tensor:
+    ("μ [n_steps, N] of one epoch with autograd: `settle` steps, then `n_steps` recorded ones in the compiled loop at "
+     "the current parameters, μ recomputed by the closed form from their filtered input h.")
+    model, n = stepper.model, stepper.synapses.n
+    with torch.no_grad():
+        stepper.compiled.set_form(closed_form_of(model))
+        stepper.run(settle, None, stimulus_time=lambda step: (step - settle) % n_steps)
+        values = [model.stimulus_input(t) for t in range(n_steps)] if model.has_stimulus else []
+        stimulus = None
+        if any(not (isinstance(v, float) and v == 0) for v in values):
+            stimulus = torch.stack([stimulus_vector(v, n, f"at stimulus time {t}") for t, v in enumerate(values)])
+        h = torch.empty(n_steps, n)
+        stepper.compiled.run(n_steps, stimulus, h_record=h, name=type(model).__name__,
+                             where=lambda t: f"at tuning step {t}")
+    form = type(model).closed_form
+    g = form.a(model) * h + form.c(model)
+    if stimulus is not None: g = g + form.s(model) * stimulus
+    return form.m(model) * LINKS[form.link].torch(g)
+
+def _start(stepper, names:list, equilibration_steps:int) -> bool:
+    "Equilibrate; True if the epochs run in the compiled loop (which then keeps running), else False."
+    compiled = _compiled_gradient(stepper, names)
+    with torch.no_grad():
+        if not compiled: _settle(stepper, equilibration_steps, stimulus_time=lambda step: None)
+        else:
+            stepper.switch_to_events(fresh=True)
+            stepper.run(equilibration_steps, None, stimulus_time=lambda step: None)
+    return compiled
+
 
 # %% ../nbs/06_tuning.ipynb #82aa741b
 class _Targets(NamedTuple):
@@ -291,14 +340,16 @@ def _descend_targets(model, stepper, names, targets, ties, objective, data, lr, 
     average = {name: torch.zeros_like(params[name]) for name in names}
     estimates = torch.zeros(n_epochs) if targets.kind == "objective" else torch.zeros(n_epochs, len(targets.target))
     with thread_budget(stepper.work_per_step):
-        with torch.no_grad(): _settle(stepper, equilibration_steps, stimulus_time=lambda step: None)
+        compiled = _start(stepper, names, equilibration_steps)
         settle = stepper.memory.steps
         for epoch in tqdm(range(n_epochs), disable=not verbose, desc=f"Tuning {type(model).__name__}"):
-            operands = stepper.synapses.operands()
-            _settle(stepper, settle, stimulus_time=lambda step: (step - settle) % n_steps, operands=operands)
             optimizer.zero_grad()
             for p, *_ in tied.values(): p.grad = None
-            mu = torch.stack([stepper.step(operands, t)[0] for t in range(n_steps)])   # [n_steps, N]
+            if compiled: mu = _compiled_mu(stepper, n_steps, settle)   # [n_steps, N]
+            else:
+                operands = stepper.synapses.operands()
+                _settle(stepper, settle, stimulus_time=lambda step: (step - settle) % n_steps, operands=operands)
+                mu = torch.stack([stepper.step(operands, t)[0] for t in range(n_steps)])
             if targets.kind == "objective": loss = estimate = _objective_value(objective, mu, data)
             else: loss, estimate = _split_loss(mu, targets, to_hz)
             if not loss.requires_grad:
@@ -352,6 +403,11 @@ def _targets_message(name:str, estimates, targets:_Targets, lr:float, n_epochs:i
             f"learning rate (lr={lr:g}), or check that the tuned parameters can reach those rates")
 
 # %% ../nbs/06_tuning.ipynb #58eddc01
+def _edges(data) -> int:
+    "The edges of `data` (0 if it has no edge list): the work that decides the threads of `tune`'s checks."
+    edge_index = getattr(data, "edge_index", None)
+    return int(edge_index.shape[1]) if torch.is_tensor(edge_index) and edge_index.ndim == 2 else 0
+
 def _put_back(model, started_from:dict) -> None:
     "The parameters as they were (a parameter that became per neuron gets its shape back)."
     with torch.no_grad():
@@ -392,6 +448,13 @@ def tune(model, # a BaseModel with a `dt` (ms)
         check_positive(firing_rate, "firing_rate")   # a number: checked first, as it always was
     lr = check_positive(lr, "lr")
     check_count(n_steps, "n_steps", 1); check_count(n_epochs, "n_epochs", 1)
+    with thread_budget(_edges(data)):   # a small network's checks on one thread: tiny ops wait on a busy second core
+        return _tune(model, data, firing_rate, tunable_parameters, lr, n_steps, n_epochs, verbose, groups, objective,
+                     per_neuron, equilibration_steps)
+
+def _tune(model, data, firing_rate, tunable_parameters, lr, n_steps, n_epochs, verbose, groups, objective, per_neuron,
+          equilibration_steps) -> torch.Tensor:
+    "`tune` after the checks of its numbers."
     check_network(data)
     if getattr(model, "dt", None) is None:
         raise ValueError(f"{type(model).__name__} needs a time step dt (ms) to turn counts into Hz")
@@ -438,16 +501,18 @@ def _descend(model, stepper, names, firing_rate, lr, n_steps, n_epochs, verbose,
     estimates = torch.zeros(n_epochs)
     with thread_budget(stepper.work_per_step):
         # no matrix built if the compiled loop runs it
-        with torch.no_grad(): _settle(stepper, equilibration_steps, stimulus_time=lambda step: None)
+        compiled = _start(stepper, names, equilibration_steps)
         # one filter window (or activation time): enough to forget the previous parameters
         settle = stepper.memory.steps
         for epoch in tqdm(range(n_epochs), disable=not verbose, desc=f"Tuning {type(model).__name__}"):
-            operands = stepper.synapses.operands()          # rebuilt every epoch: they depend on the parameters
-            # no autograd inside
-            _settle(stepper, settle, stimulus_time=lambda step: (step - settle) % n_steps, operands=operands)
             optimizer.zero_grad()
-            mu_sum = sum(stepper.step(operands, t)[0].mean() for t in range(n_steps))
-            rate = mu_sum / n_steps * to_hz
+            if compiled: rate = _compiled_mu(stepper, n_steps, settle).mean() * to_hz
+            else:
+                operands = stepper.synapses.operands()          # rebuilt every epoch: they depend on the parameters
+                # no autograd inside
+                _settle(stepper, settle, stimulus_time=lambda step: (step - settle) % n_steps, operands=operands)
+                mu_sum = sum(stepper.step(operands, t)[0].mean() for t in range(n_steps))
+                rate = mu_sum / n_steps * to_hz
             # e.g. an activation model's τ, which acts on s only after the first recorded step
             if not rate.requires_grad:
                 raise ValueError(f"tunable_parameters: the rate that tune estimates from n_steps={n_steps} steps "
