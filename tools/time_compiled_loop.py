@@ -8,7 +8,7 @@ event-driven in the compiled loop. Prints the best of `reps` for each tree and t
 import argparse, json, os, subprocess, sys
 
 CASE = r'''
-import json, sys, time, torch
+import json, sys, time, torch, spikeometric_nb
 from spikeometric_nb.benchmark import MODEL_PARAMS, SEED_PARAMS, normal_networks, ring_networks
 from spikeometric_nb.models import BernoulliGLM, RectifiedLNP
 from torch_geometric.data import Batch
@@ -19,13 +19,16 @@ model.rng.manual_seed(0)
 model.simulate(data, 200, verbose=False, propagation="events")   # builds (or loads) the compiled loop
 start = time.perf_counter()
 model.simulate(data, steps, verbose=False, propagation="events", equilibration_steps=0)
-print(json.dumps(dict(ms_per_step=(time.perf_counter() - start) / steps * 1e3)))
+print(json.dumps(dict(ms_per_step=(time.perf_counter() - start) / steps * 1e3, package=spikeometric_nb.__file__)))
 '''
 
 def measure(tree, case):
     env = dict(os.environ, PYTHONPATH=tree)
-    out = subprocess.run([sys.executable, "-c", CASE, case], env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"]
+    # run in the tree: `python -c` puts the working directory first on sys.path
+    out = subprocess.run([sys.executable, "-c", CASE, case], env=env, cwd=tree, capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["package"].startswith(os.path.abspath(tree)), (tree, result["package"])   # the tree's own package
+    return result["ms_per_step"]
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
