@@ -119,10 +119,11 @@ def test_objective_psth_recovers_strength_and_theta():
 
     m = stimulated(1.0, 5.5, seed=6)
     values, _ = tuned_quietly(m, data, objective=deviance, tunable_parameters=["theta", "stimulus.strength"], lr=0.05,
-                              n_steps=2 * period, n_epochs=300)
+                              n_steps=10 * period, n_epochs=300)
     assert values.shape == (300,)
     # the recorded PSTH holds ≈400 spikes per phase bin of the driven group, so the 100 bins fix the strength to ≈0.5 %
-    # and θ to ≈0.01; 2 % and 0.04 are the bounds
+    # and θ to ≈0.01; the fit's own estimates, averaged over its last 75 epochs of 10 periods (750 periods, against
+    # the recording's 1,000), add about as much again; 2 % and 0.04 are the bounds
     print(f"objective: strength {m.stimulus.strength.item():.4f} (2), θ {m.theta.item():.4f} (5)")
     assert abs(m.stimulus.strength.item() / 2.0 - 1) <= 0.02, m.stimulus.strength.item()
     assert abs(m.theta.item() - 5.0) <= 0.04, m.theta.item()
