@@ -115,7 +115,7 @@ def test_objective_psth_recovers_strength_and_theta():
         "Poisson deviance of the model's PSTH (driven and undriven neurons) against the recording's."
         model_psth = mu.reshape(-1, period, N).mean(0)   # [period, N]
         model_psth = torch.stack([model_psth[:, driven].mean(1), model_psth[:, ~driven].mean(1)])
-        return (model_psth - psth * torch.log(model_psth)).sum()
+        return (model_psth - psth * torch.log(model_psth.clamp_min(1e-12))).sum()   # μ underflows when refractory
 
     m = stimulated(1.0, 5.5, seed=6)
     values, _ = tuned_quietly(m, data, objective=deviance, tunable_parameters=["theta", "stimulus.strength"], lr=0.05,
