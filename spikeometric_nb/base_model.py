@@ -457,8 +457,10 @@ def __setattr__(self:BaseModel, name:str, value) -> None:
 
 @patch(as_prop=True)
 def per_neuron(self:BaseModel) -> dict:
-    "The parameters that hold one value per neuron now, by name (each a tensor [N])."
-    return {name: p for name, p in self._parameters.items() if p is not None and p.numel() != 1}
+    ("The parameters that hold one value per neuron now, by name (each a tensor [N]): those of "
+     "`per_neuron_parameters` that are not one number (a custom model's other vectors, e.g. channel weights, are not).")
+    return {name: p for name, p in self._parameters.items()
+            if name in type(self).per_neuron_parameters and p is not None and p.numel() != 1}
 
 @patch
 def check_neurons(self:BaseModel,

@@ -270,8 +270,8 @@ def _ties(model, names:list, targets:_Targets, per_neuron:bool|None, n:int) -> d
             raise ValueError(f"per_neuron=True: {name} cannot differ between neurons in {type(model).__name__} (those "
                              f"that can: {list(allowed)}); leave it out of tunable_parameters or keep it shared")
         if follow is not None and name in allowed: ties[name] = follow
-        elif current.numel() != 1: ties[name] = torch.zeros(n, dtype=torch.long)   # per neuron already: moves as one
-        else: ties[name] = None
+        elif name in model.per_neuron: ties[name] = torch.zeros(n, dtype=torch.long)   # per neuron already: as one
+        else: ties[name] = None   # one value, or a custom model's vector (channel weights): Adam on it as it is
     return ties
 
 # %% ../nbs/06_tuning.ipynb #51041943
