@@ -20,11 +20,23 @@ from .checks import check_finite, load_tensors, make_rng
 # %% ../nbs/01_base_model.ipynb #d3fb9ae0
 def _no_stimulus(t): return 0.0
 
-def frozen_parameter(value, # initial value, a finite number
+def frozen_parameter(value, # initial value: a finite number, or (per_neuron) a tensor [N] of finite numbers
                      name:str, # argument name for the error message
+                     per_neuron:bool=False, # whether one value per neuron, a tensor [N], is accepted
                     ) -> nn.Parameter:
-    "A scalar float32 `nn.Parameter` without gradient: tunable by `tune`, frozen otherwise."
-    return nn.Parameter(torch.tensor(check_finite(value, name), dtype=torch.float32), requires_grad=False)
+    ("A float32 `nn.Parameter` without gradient, a scalar or (`per_neuron`) one value per neuron [N]: tunable by "
+     "`tune`, frozen otherwise.")
+    if isinstance(value, (list, tuple)): value = torch.tensor(value)
+    if not torch.is_tensor(value) or value.numel() == 1:   # a number, or a one-element tensor: today's scalar
+        return nn.Parameter(torch.tensor(check_finite(value, name), dtype=torch.float32), requires_grad=False)
+    if not per_neuron:
+        raise ValueError(f"{name} must be a number (one value shared by all neurons), got a tensor of shape "
+                         f"{tuple(value.shape)}")
+    if value.ndim != 1 or value.is_complex() or value.dtype == torch.bool:
+        raise ValueError(f"{name} must be a number or a real tensor [N] (one value per neuron), got a {value.dtype} "
+                         f"tensor of shape {tuple(value.shape)}")
+    if not bool(torch.isfinite(value).all()): raise ValueError(f"{name} must be finite, got {value}")
+    return nn.Parameter(value.detach().to(torch.float32).clone(), requires_grad=False)
 
 def check_steps(value, # an int, an integral float such as 5.0, or a one-element integral tensor
                 name:str, # argument name for the error message
@@ -98,12 +110,14 @@ class ClosedForm(NamedTuple):
     s: Callable
     m: Callable
 
-    def coefficients(self, model) -> dict|None:
-        "dict(link, sampler, a, c, s, m) for `model`, as floats; None if a coefficient differs between neurons."
+    def coefficients(self, model) -> dict:
+        ("dict(link, sampler, a, c, s, m) for `model`: a float where the coefficient is shared, a float64 CPU tensor "
+         "[N] where it differs between neurons.")
         values = {name: getattr(self, name)(model) for name in "acsm"}
-        if any(torch.is_tensor(v) and v.numel() != 1 for v in values.values()): return None   # the C takes scalars
+        as_number = lambda v: (v.detach().to("cpu", torch.float64).reshape(-1).clone() if v.numel() != 1
+                               else float(v.detach()))
         return dict(link=self.link, sampler=self.sampler,
-                    **{name: float(v.detach() if torch.is_tensor(v) else v) for name, v in values.items()})
+                    **{name: as_number(v) if torch.is_tensor(v) else float(v) for name, v in values.items()})
 
 # what a closed form describes
 STEP_METHODS = ("input", "non_linearity", "emit_spikes", "synaptic_input", "stimulus_input")
@@ -157,6 +171,7 @@ SAMPLERS = {   # a mean beyond `limit` stops the run, naming the neuron and its 
 class BaseModel(MessagePassing):
     "A network of stochastic neurons: input → non_linearity → emit_spikes, with shared temporal filters."
     closed_form:ClosedForm|None = None   # the step in closed form, for the compiled loop; None runs the methods
+    per_neuron_parameters:tuple = ()   # the parameters that may hold one value per neuron [N] (SPEC 8.1)
 
     def __init__(self,
                  rng:torch.Generator=None, # random generator of the spikes (default: seeded from torch's global RNG)
@@ -331,8 +346,8 @@ def to(self:BaseModel, *args, **kwargs):
 # %% ../nbs/01_base_model.ipynb #ac5034a5
 def closed_form_of(model, # a BaseModel
                   ) -> dict|None: # the coefficients of its `closed_form`, or None
-    ("The model's declared closed form as floats (the ClosedForm's coefficients); None without one, or with a step "
-     "method replaced on the instance.")
+    ("The model's declared closed form (the ClosedForm's coefficients: floats, or tensors [N] per neuron); None "
+     "without one, or with a step method replaced on the instance.")
     form = type(model).closed_form
     if form is None or any(name in vars(model) for name in STEP_METHODS): return None
     return form.coefficients(model)
@@ -423,3 +438,38 @@ def load(self:BaseModel, path) -> None:
     except BaseException:
         for key, tensor in own.items(): tensor.data = before[key]
         raise
+
+# %% ../nbs/01_base_model.ipynb #164382f0
+@patch
+def __setattr__(self:BaseModel, name:str, value) -> None:
+    ("A parameter given a number or a tensor stays a frozen parameter (per neuron only where "
+     "`per_neuron_parameters` allows), checked as the constructor checks it.")
+    own = self.__dict__.get("_parameters", {})
+    if name not in own or value is None or isinstance(value, nn.Module):
+        return super(BaseModel, self).__setattr__(name, value)
+    per_neuron = name in type(self).per_neuron_parameters
+    if not isinstance(value, nn.Parameter):
+        value = frozen_parameter(value, name, per_neuron).to(own[name].device if own[name] is not None else "cpu")
+    elif value.numel() != 1 and not per_neuron: frozen_parameter(value.detach(), name)   # its error
+    else: return super(BaseModel, self).__setattr__(name, value)   # a Parameter of one value: as torch assigns it
+    self._check_state_dict({**self.state_dict(), name: value.detach()})
+    super(BaseModel, self).__setattr__(name, value)
+
+@patch(as_prop=True)
+def per_neuron(self:BaseModel) -> dict:
+    ("The parameters that hold one value per neuron now, by name (each a tensor [N]): those of "
+     "`per_neuron_parameters` that are not one number (a custom model's other vectors, e.g. channel weights, are not).")
+    return {name: p for name, p in self._parameters.items()
+            if name in type(self).per_neuron_parameters and p is not None and p.numel() != 1}
+
+@patch
+def check_neurons(self:BaseModel,
+                  n:int, # N, the neurons of the network (or batch) to run on
+                 ) -> None:
+    "ValueError, naming the parameter, its length and N, unless every per-neuron parameter holds N values."
+    for name, p in self.per_neuron.items():
+        if tuple(p.shape) != (n,):
+            raise ValueError(f"{name} holds {p.numel()} values (one per neuron, shape {tuple(p.shape)}), but the "
+                             f"network has N = {n} neurons: give one value per neuron of the network (or batch) it "
+                             f"runs on, or one number for all")
+

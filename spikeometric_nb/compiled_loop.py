@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['C_SOURCE', 'LOOP_FIELDS', 'STATE_FIELDS', 'EVENTS_FIELDS', 'MAX_THREADS', 'LoopCode', 'step_loop_source',
-           'step_loop_library', 'geometric_ratios', 'cores', 'cores_free', 'row_splits', 'CompiledLoop']
+           'step_loop_library', 'geometric_ratios', 'cores', 'cores_free', 'row_splits', 'split_coefficients',
+           'CompiledLoop']
 
 # %% ../nbs/05a_compiled_loop.ipynb #24326444
 import ctypes, hashlib, os, platform, subprocess, tempfile, warnings
@@ -425,6 +426,7 @@ struct Run {
     int64_t rec_offset;
     Events *E;               // (neuron, E->first_step + t, x) of every spike, or NULL
     float *mu_record;        // mu_i(t) -> mu_record[t * N + i], or NULL
+    float *h_record;         // h_i(t), the filtered input -> h_record[t * N + i], or NULL (tune's gradient)
     int64_t threads;
     atomic_int start;        // 1 when every thread has started, -1 when one could not be
     Barrier barrier;
@@ -473,16 +475,25 @@ static void filtered_input(const Run *R, const Worker *W, int64_t p, double *res
 }
 
 // mu = m link(a h + c + s stim) in place of h (the model's input and non_linearity), and flag = 1 where mu is out of
-// [0, limit] (2 more where g is not a number: the relu would hide it). Returns whether any is out of range.
+// [0, limit] (2 more where g is not a number: the relu would hide it). Returns whether any is out of range. With
+// per_neuron (a constant where it is inlined) the coefficients are read per neuron from av, cv, sv, mv.
 static inline __attribute__((always_inline))
 int means(const Loop *L, const float *restrict stim, double *restrict mean, uint8_t *restrict flag, int64_t lo,
-          int64_t hi, const int64_t link, const double limit) {
-    const double a = L->a;   // in locals: the compiler cannot tell that the stores below leave them alone
-    const double c = L->c;
-    const double s = L->s;
-    const double m = L->m;
+          int64_t hi, const int64_t link, const double limit, const int per_neuron) {
+    const double a0 = L->a;   // in locals: the compiler cannot tell that the stores below leave them alone
+    const double c0 = L->c;
+    const double s0 = L->s;
+    const double m0 = L->m;
+    const double *restrict av = L->av;
+    const double *restrict cv = L->cv;
+    const double *restrict sv = L->sv;
+    const double *restrict mv = L->mv;
     int out = 0;
     for (int64_t i = lo; i < hi; i++) {
+        const double a = per_neuron ? av[i] : a0;
+        const double c = per_neuron ? cv[i] : c0;
+        const double s = per_neuron ? sv[i] : s0;
+        const double m = per_neuron ? mv[i] : m0;
         const double g = a * mean[i] + c + (stim ? s * stim[i] : 0.0);
         double mu;
         switch (link) {
@@ -546,9 +557,15 @@ int sample_with(const Run *R, Worker *W, int64_t t, int64_t step, int64_t p, int
             error = BAD_MEAN;
     }
     filtered_input(R, W, p, mean);
+    if (R->h_record) {
+        for (int64_t i = lo; i < hi; i++) R->h_record[t * N + i] = (float)mean[i];
+    }
     const float *stim = R->stim ? R->stim + t * N : NULL;
-    int open = stim ? means(L, stim, mean, flag, lo, hi, link, limit)
-                    : means(L, NULL, mean, flag, lo, hi, link, limit);   // a copy without the stimulus
+    int open;   // a copy without the stimulus, and one with per-neuron coefficients: scalars cost what they did
+    if (L->per_neuron) open = stim ? means(L, stim, mean, flag, lo, hi, link, limit, 1)
+                                   : means(L, NULL, mean, flag, lo, hi, link, limit, 1);
+    else open = stim ? means(L, stim, mean, flag, lo, hi, link, limit, 0)
+                     : means(L, NULL, mean, flag, lo, hi, link, limit, 0);
     if (R->mu_record) {
         for (int64_t i = lo; i < hi; i++) R->mu_record[t * N + i] = flag[i] & 2 ? NAN : (float)mean[i];
     }
@@ -740,7 +757,7 @@ C_SOURCE["run steps"] = r"""
 // EVENTS_FULL, with the steps done so far, when E cannot take another step's spikes: the caller empties it and calls
 // again.
 int run_steps(const Loop *L, State *S, int64_t steps, const float *stim, int32_t *record, int64_t rec_stride,
-              int64_t rec_offset, Events *E, float *mu_record, int64_t threads,
+              int64_t rec_offset, Events *E, float *mu_record, float *h_record, int64_t threads,
               int64_t *spike_total, int64_t *err_neuron, double *err_value) {
     Run R;
     memset(&R, 0, sizeof R);
@@ -753,6 +770,7 @@ int run_steps(const Loop *L, State *S, int64_t steps, const float *stim, int32_t
     R.rec_offset = rec_offset;
     R.E = E;
     R.mu_record = mu_record;
+    R.h_record = h_record;
     atomic_init(&R.start, 0);
     atomic_init(&R.barrier.arrived, 0);
     atomic_init(&R.barrier.phase, 0);
@@ -802,7 +820,8 @@ LOOP_FIELDS = (   # what stays fixed during a simulation: sizes, filters, synaps
     ("active count", "int32_t *"), ("n_self", "int64_t"), ("self_f", "const int64_t *"), ("self_w", "const float *"),
     ("f0 n_syn dense size", "int64_t"), ("rows", "const float *"), ("parts", "int64_t"),
     ("bounds splits", "const int64_t *"), ("target", "const int32_t *"), ("weights", "const float *"),
-    ("n_edges link sampler", "int64_t"), ("a c s m max_count", "double"))
+    ("n_edges link sampler", "int64_t"), ("a c s m max_count", "double"),
+    ("per_neuron", "int64_t"), ("av cv sv mv", "const double *"))   # per-neuron coefficients [N] (NULL: the scalars)
 STATE_FIELDS = (   # the run's state: the fields of a `SimulationState` (spikeometric_nb.simulation) of the same names
     ("spikes", "float *"), ("newest", "int64_t"), ("inputs", "float *"), ("inputs_newest", "int64_t"),
     ("trace", "double *"), ("trace_valid", "int64_t"), ("loop_rng", "uint64_t *"), ("steps", "int64_t"))
@@ -918,7 +937,7 @@ def _load(path:Path) -> ctypes.CDLL:
     ("The library at `path` with its functions' signatures; OSError or AttributeError if the file is not a whole "
      "library of this source.")
     library = ctypes.CDLL(str(path))
-    library.run_steps.argtypes = [_P, _P, _I, _P, _P, _I, _I, _P, _P, _I, _P, _P, _P]
+    library.run_steps.argtypes = [_P, _P, _I, _P, _P, _I, _I, _P, _P, _P, _I, _P, _P, _P]
     library.run_steps.restype = ctypes.c_int
     library.replay.argtypes, library.replay.restype = [_P, _P], None
     return library
@@ -1009,6 +1028,22 @@ def row_splits(events, # the `EventSynapses` in CSR rows (not dense): each row s
         columns.append(first + (below[end] - below[first]).to(torch.int64))
     return torch.stack(columns + [end], 1).contiguous()
 
+# %% ../nbs/05a_compiled_loop.ipynb #d0981f55
+def split_coefficients(form:dict, # the model's closed form (`closed_form_of`): floats or tensors [N]
+                       N:int, # the neurons of the run
+                      ) -> tuple[dict, dict]: # (a, c, s, m as floats, 0 where per neuron), (av … mv float64 [N] or {})
+    "The closed form's coefficients as the C `Loop` takes them; ValueError if a per-neuron one does not hold N values."
+    values = {k: form[k] for k in "acsm"}
+    if not any(torch.is_tensor(v) for v in values.values()): return {k: float(v) for k, v in values.items()}, {}
+    arrays = {}
+    for k, v in values.items():
+        v = torch.as_tensor(v, dtype=torch.float64).reshape(-1)
+        if v.numel() not in (1, N):
+            raise ValueError(f"closed_form: coefficient {k} holds {v.numel()} values, but the network has N = {N} "
+                             f"neurons")
+        arrays[k + "v"] = v.expand(N).contiguous()
+    return {k: 0.0 for k in values}, arrays
+
 # %% ../nbs/05a_compiled_loop.ipynb #4eb779eb
 class CompiledLoop:
     ("Steps of an event-driven simulation run in C on the run's `SimulationState`, for a model whose step has a "
@@ -1018,7 +1053,7 @@ class CompiledLoop:
                  state, # the run's `SimulationState`: spikes [2K, N], inputs [2K, F, N] (float32 CPU); updated in place
                  events, # the `EventSynapses` that propagate the spikes
                  bank:torch.Tensor, # the model's filter bank [F, K]
-                 form:dict, # the model's closed form (`closed_form_of`): link, sampler, a, c, s, m
+                 form:dict, # the model's closed form (`closed_form_of`): link, sampler, a, c, s, m (floats or [N])
                  seed:int=None, # key of the loop's random numbers (from the model's generator); None: state.loop_rng's
                  max_count:float=1e6, # largest valid μ: beyond it the network is running away
                  threads:int=None, # most threads to run on (None: torch's thread count, at most the cores)
@@ -1054,12 +1089,14 @@ class CompiledLoop:
             # int32 targets: a third less to read per synapse, the bandwidth that threads share on a large network
             keep.update(splits=row_splits(events, bounds), target=events.target.to(torch.int32).contiguous(),
                         weights=events.weights.to(torch.float32).contiguous())
+        scalars, per_neuron = split_coefficients(form, N)   # per-neuron coefficients: arrays the C reads
+        keep.update(per_neuron)
         self._tensors = keep   # the C structure points into these: they live as long as the loop
         n_syn = len(events.filters)
         self.loop = _Loop(N=N, K=K, F=F, n_self=len(events.self_filters), f0=events.filters[0] if events.filters else 0,
                           n_syn=n_syn, dense=int(dense), size=events.size if dense else 1, parts=self.parts,
                           n_edges=keep["weights"].shape[1] if "weights" in keep else 0, link=_LINKS[form["link"]],
-                          sampler=_SAMPLERS[form["sampler"]], a=form["a"], c=form["c"], s=form["s"], m=form["m"],
+                          sampler=_SAMPLERS[form["sampler"]], **scalars, per_neuron=int(bool(per_neuron)),
                           max_count=max_count, **{k: _ptr(v) for k, v in keep.items()})
         # the work of a step, to choose the threads: synapses per spike, and taps and sampling per neuron
         self.synapses_per_spike = len(events.self_filters) + events.n_synapses / N   # rows or CSR, per neuron
@@ -1109,18 +1146,19 @@ def replay(self:CompiledLoop) -> None:
 
 # %% ../nbs/05a_compiled_loop.ipynb #db6fd537
 @patch
-def _check_run(self:CompiledLoop, steps, stimulus, record, offset, mu_record) -> None:
+def _check_run(self:CompiledLoop, steps, stimulus, record, offset, mu_record, h_record=None) -> None:
     "ValueError unless the stimulus and the recordings of `run` fit `steps` steps of the N neurons."
     if stimulus is not None and tuple(stimulus.shape) != (steps, self.N):
         raise ValueError(f"stimulus must be [steps, N] = [{steps}, {self.N}], got {tuple(stimulus.shape)}")
     fits_record = lambda shape: shape[0] == self.N and offset + steps <= shape[1]
     fits_mu = lambda shape: tuple(shape) == (steps, self.N)
     for argument, out, dtype, fits in (("record", record, torch.int32, fits_record),
-                                       ("mu_record", mu_record, torch.float32, fits_mu)):
+                                       ("mu_record", mu_record, torch.float32, fits_mu),
+                                       ("h_record", h_record, torch.float32, fits_mu)):
         if out is not None and (out.dtype != dtype or out.device.type != "cpu" or not out.is_contiguous()
                                 or not fits(out.shape)):
             raise ValueError(f"{argument} must be a contiguous {dtype} CPU tensor with N = {self.N} rows and "
-                             f"columns offset … offset + steps (record) or [steps, N] (mu_record), got "
+                             f"columns offset … offset + steps (record) or [steps, N] (mu_record, h_record), got "
                              f"{out.dtype} {tuple(out.shape)}")
 
 @patch
@@ -1142,13 +1180,14 @@ def run(self:CompiledLoop,
         events_to=None, # called with (neuron, step, count) of spikes, a buffer at a time; None records no events
         event_step:int=0, # step number of the first step's events
         mu_record:torch.Tensor=None, # float32 [steps, N] for the expected counts μ (for tests), or None
+        h_record:torch.Tensor=None, # float32 [steps, N] for the filtered input h (tune's gradient), or None
         name:str="model", # the model's name, for errors
         where=lambda t: f"at step {t}", # names the t-th step of this call in errors
         threads:int=None, # threads to run on (at most `parts`); None: `threads_for` the spikes of the last run
        ) -> int: # spikes emitted
     ("Run `steps` steps; raise ValueError naming the step and the neuron if μ leaves [0, max_count] (or p leaves "
      "[0, 1]).")
-    self._check_run(steps, stimulus, record, offset, mu_record)
+    self._check_run(steps, stimulus, record, offset, mu_record, h_record)
     if stimulus is not None: stimulus = stimulus.to("cpu", torch.float32).contiguous()
     if events_to is not None and self._events is None:
         capacity = max(2**16, 2 * self.N)   # at least one step's worth of spikes
@@ -1168,7 +1207,8 @@ def run(self:CompiledLoop,
             _ptr(stimulus[done:]) if stimulus is not None else None,
             _ptr(record), record.shape[1] if record is not None else 0, offset + done,
             ctypes.byref(events) if events is not None else None,
-            _ptr(mu_record[done:]) if mu_record is not None else None, threads,
+            _ptr(mu_record[done:]) if mu_record is not None else None,
+            _ptr(h_record[done:]) if h_record is not None else None, threads,
             ctypes.byref(total), ctypes.byref(err_neuron), ctypes.byref(err_value)))
         done += bound.steps - self.state.steps
         self._unbind(bound)
@@ -1178,3 +1218,17 @@ def run(self:CompiledLoop,
     if code != LoopCode.OK: raise self._fail(code, err_neuron.value, err_value.value, name, where(done))
     if done: self.spikes_per_step = total.value / done
     return total.value
+
+# %% ../nbs/05a_compiled_loop.ipynb #1d8e68d7
+@patch
+def set_form(self:CompiledLoop,
+             form:dict, # the model's closed form now (`closed_form_of`), with the same link, sampler and layout
+            ) -> None:
+    "New coefficients for the next steps: ValueError if the form's link or sampler, or its per-neuron layout, differ."
+    scalars, arrays = split_coefficients(form, self.N)
+    if (_LINKS.get(form["link"]), _SAMPLERS.get(form["sampler"]), bool(arrays)) != (
+            self.loop.link, self.loop.sampler, bool(self.loop.per_neuron)):
+        raise ValueError("set_form: the closed form must keep its link, sampler and per-neuron layout; build a new "
+                         "CompiledLoop for another")
+    for name, value in scalars.items(): setattr(self.loop, name, value)
+    for name, values in arrays.items(): self._tensors[name].copy_(values)

@@ -132,6 +132,7 @@ class _Equations(NamedTuple):
     m: float   # the closed form's m
     coupling: torch.Tensor   # κ [K] float64: one unit of weight from j, seen by i at lag k
     own: torch.Tensor   # ρ [K] float64: each neuron's fixed filter of its own spikes
+    floor: float = 0.0   # relu: below g = floor, log g continues as its second-order Taylor expansion (0: none)
 
 def _equations(model) -> _Equations:
     "The GLM `model` defines, or ValueError if it has no closed form or a stimulus (the fit has no stimulus term)."
@@ -192,10 +193,16 @@ class _LagFilter:
         return self.back
 
 # %% ../nbs/12_inference.ipynb #d66f6336
+def _floored_log(g:torch.Tensor, floor:float) -> torch.Tensor:
+    "log g, continued below g = floor by its Taylor expansion to second order there (concave, finite everywhere)."
+    if floor <= 0: return g.clamp_min(1e-10).log()
+    d = (g - floor) / floor
+    return torch.where(g >= floor, g.clamp_min(floor).log(), math.log(floor) + d - d.square() / 2)
+
 def _log_likelihood(x:torch.Tensor, g:torch.Tensor, eq:_Equations) -> torch.Tensor: # log P(x | μ(g)) − log x!
     "The log-probability of counts x given g, elementwise, by the link and sampler of `eq`."
     F = torch.nn.functional
-    if eq.link == "relu": log_mu, mu = math.log(eq.m) + g.clamp_min(1e-10).log(), eq.m * torch.relu(g)
+    if eq.link == "relu": log_mu, mu = math.log(eq.m) + _floored_log(g, eq.floor), eq.m * torch.relu(g)
     elif eq.link == "exp": log_mu = math.log(eq.m) + g; mu = log_mu.exp()
     else: log_mu, mu = math.log(eq.m) + F.logsigmoid(g), eq.m * torch.sigmoid(g)
     if eq.sampler == "poisson": return x * log_mu - mu
@@ -289,27 +296,47 @@ class _Problem:
 # %% ../nbs/12_inference.ipynb #f9299591
 BATCH_ELEMENTS = 50_000_000   # T × B of one batch's arrays (float32: 200 MB each); a few are alive at once
 
-def _fit(problem:_Problem, max_iter:int, tol:float) -> tuple: # (W [N, B], c [B], iterations, converged)
-    "The minimiser of the problem's loss by L-BFGS in preconditioned, centred coordinates."
-    rec, eq, dtype = problem.rec, problem.eq, problem.rec.count.dtype
-    mean = (rec.rate * eq.coupling.sum()).to(dtype)                        # E h_j of a Poisson train
-    scale = problem.free / (rec.rate * eq.coupling.square().sum()).sqrt().clamp_min(1e-12).to(dtype)[:, None]
+def _whitening(rec:_Recording, eq:_Equations, B:int) -> tuple: # (h̄ [N], A = L⁻ᵀ [N, N]), dtype of the counts
+    "The mean of the features h over the fitted steps, and A whitening their covariance C = LLᵀ: AᵀCA = 1."
+    N, steps, dtype = rec.N, rec.T - len(eq.coupling), rec.count.dtype
+    lag = _LagFilter(eq.coupling, rec.T, B, dtype)
+    mean, second = torch.zeros(N, dtype=torch.float64), torch.zeros(N, N, dtype=torch.float64)
+    for first in range(0, N, B):
+        neurons = torch.arange(first, min(N, first + B))
+        x = torch.zeros(lag.rows, B, dtype=dtype)
+        step, cols, counts = rec.spikes_of(neurons)
+        x[step, cols] = counts
+        H = lag(x)
+        H[steps:] = 0                                                        # padding
+        mean[neurons] = H[:, :len(neurons)].sum(0, dtype=torch.float64) / steps
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            second[:, neurons] = (rec.by_neuron @ lag.adjoint(H))[:, :len(neurons)].double() / steps   # Σ_t h hᵀ
+    C = second - mean[:, None] * mean[None, :]
+    C = (C + C.T) / 2 + torch.eye(N, dtype=torch.float64) * 1e-6 * float(C.diagonal().mean().clamp_min(1e-12))
+    L = torch.linalg.cholesky(C)                                           # a silent neuron: only the small ridge
+    return mean.to(dtype), torch.linalg.solve_triangular(L.T, torch.eye(N, dtype=torch.float64), upper=True).to(dtype)
+
+def _fit(problem:_Problem, mean:torch.Tensor, A:torch.Tensor, max_iter:int,
+         tol:float) -> tuple: # (W [N, B], c [B], iterations, converged)
+    "The minimiser of the problem's loss by L-BFGS in whitened, centred coordinates (`_whitening`'s h̄ and A)."
+    rec, eq, dtype, free = problem.rec, problem.eq, problem.rec.count.dtype, problem.free
     rate = (torch.zeros(problem.B, dtype=torch.float64).index_add_(0, problem.cols, problem.counts.double())
             / problem.steps).clamp(0.5 / problem.steps, 1 - 0.5 / problem.steps)
     p = rate / eq.m                                                         # the start: each neuron's mean count
     start = {"exp": p.log(), "sigmoid": torch.logit(p.clamp_max(1 - 1e-6)), "relu": p}[eq.link]
-    v = torch.zeros(rec.N, problem.B, dtype=dtype, requires_grad=True)    # W = v · scale
-    b = start.to(dtype).requires_grad_(True)                               # c = b − Σ_j W_ji E h_j
+    v = torch.zeros(rec.N, problem.B, dtype=dtype, requires_grad=True)    # W = A v
+    b = start.to(dtype).requires_grad_(True)                               # c = b − h̄ᵀW
     def closure():
-        W = v.detach() * scale
+        W = (A @ v.detach()) * free
         L, dW, dc = problem.loss(W, b.detach() - mean @ W)
-        v.grad, b.grad = (dW - mean[:, None] * dc) * scale, dc
+        v.grad, b.grad = A.T @ ((dW - mean[:, None] * dc) * free), dc
         return L
     optimiser = torch.optim.LBFGS([v, b], lr=1, max_iter=max_iter, tolerance_grad=tol, tolerance_change=1e-12,
                                   history_size=20, line_search_fn="strong_wolfe")
     optimiser.step(closure)
     iterations = optimiser.state[v]["n_iter"]
-    W = v.detach() * scale
+    W = (A @ v.detach()) * free
     return W, b.detach() - mean @ W, iterations, iterations < max_iter
 
 def _infer_glm(events:tuple, model, allowed:torch.Tensor, penalty:str|None, strength:float, max_iter:int, tol:float,
@@ -321,12 +348,14 @@ def _infer_glm(events:tuple, model, allowed:torch.Tensor, penalty:str|None, stre
         raise ValueError(f"spikes: the recording has {T} steps; the fit needs more than twice the filter's "
                          f"{len(eq.coupling)}")
     rec = _Recording(neuron, step, count, N, T, torch.float32, len(eq.coupling))
+    if eq.link == "relu": eq = eq._replace(floor=0.01 * float(rec.rate.mean()) / eq.m)   # 1 % of the mean g
     B = batch_size or max(1, min(N, BATCH_ELEMENTS // T))
+    mean, A = _whitening(rec, eq, B)
     W, c, missed = torch.zeros(N, N), torch.zeros(N), []
     for first in range(0, N, B):
         neurons = torch.arange(first, min(N, first + B))
         problem = _Problem(rec, eq, neurons, allowed, penalty, strength)
-        W[:, neurons], c[neurons], iterations, converged = _fit(problem, max_iter, tol)
+        W[:, neurons], c[neurons], iterations, converged = _fit(problem, mean, A, max_iter, tol)
         if not converged: missed.append(f"{first}–{neurons[-1]}")
     if missed: warnings.warn(f'infer(method="glm"): the neurons {", ".join(missed)} reached max_iter={max_iter} '
                              f'before the gradient fell below tol={tol}', ConvergenceWarning, stacklevel=3)
@@ -392,7 +421,7 @@ def infer(spikes, # a SpikeEvents (from simulate, read_sonata, read_nwb, …), o
     steps = [("dt", check_positive(dt, "dt"))] if dt is not None else []
     if isinstance(spikes, SpikeEvents) and spikes.dt is not None: steps.append(("the recording's dt", spikes.dt))
     if method == "glm" and getattr(model, "dt", None) is not None: steps.append(("the model's dt", float(model.dt)))
-    if len({round(value, 9) for _, value in steps}) > 1:
+    if any(not math.isclose(value, steps[0][1], rel_tol=1e-6) for _, value in steps):   # a model keeps dt in float32
         raise ValueError("the step lengths differ: " + ", ".join(f"{name} = {value} ms" for name, value in steps))
     neuron, step, count, N, T = events = _event_matrix(spikes)
     if len(count) == 0: raise ValueError("spikes: the recording is empty (no spikes); nothing to infer from")

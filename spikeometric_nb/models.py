@@ -29,8 +29,8 @@ class ExponentialCouplingModel(BaseModel):
                  T:float, # filter window in ms (at least one step dt)
                  tau:float, # time constant of the exponential filter c, in ms (> 0)
                  dt:float, # time step in ms (> 0)
-                 r:float, # recurrent strength multiplying every synaptic weight
-                 b:float, # uniform background input
+                 r:float, # recurrent strength multiplying every synaptic weight (or a tensor [N], per neuron i)
+                 b:float, # uniform background input (or a tensor [N], one per neuron)
                  rng:torch.Generator=None, # random number generator of the spikes
                 ):
         super().__init__(rng)
@@ -38,7 +38,7 @@ class ExponentialCouplingModel(BaseModel):
         self.register_buffer("dt", torch.tensor(float(dt), dtype=torch.float32))
         self.register_buffer("T", torch.tensor(float(T), dtype=torch.float32))
         self.tau = frozen_parameter(check_positive(tau, "tau"), "tau")
-        self.r, self.b = frozen_parameter(r, "r"), frozen_parameter(b, "b")
+        self.r, self.b = frozen_parameter(r, "r", True), frozen_parameter(b, "b", True)
 
     @property
     def K(self) -> int:
@@ -70,9 +70,11 @@ class ExponentialCouplingModel(BaseModel):
 # %% ../nbs/02_models.ipynb #bb8d0c86
 class RectifiedLNP(ExponentialCouplingModel):
     "Linear–nonlinear–Poisson neurons with a threshold-linear rectifier."
+    per_neuron_parameters = ("lambda_0", "theta", "r", "b")   # each a number or a tensor [N] (SPEC 8.1)
+
     def __init__(self,
-                 lambda_0:float, # gain of the rectifier, in spikes per ms per unit input
-                 theta:float, # threshold of the rectifier (units of the input)
+                 lambda_0:float, # gain of the rectifier, in spikes per ms per unit input (or a tensor [N])
+                 theta:float, # threshold of the rectifier, units of the input (or a tensor [N], one per neuron)
                  T:float, # filter window in ms
                  tau:float, # time constant of the exponential filter, in ms
                  dt:float, # time step in ms
@@ -81,7 +83,7 @@ class RectifiedLNP(ExponentialCouplingModel):
                  rng:torch.Generator=None, # random number generator of the spikes
                 ):
         super().__init__(T, tau, dt, r, b, rng)
-        self.lambda_0, self.theta = frozen_parameter(lambda_0, "lambda_0"), frozen_parameter(theta, "theta")
+        self.lambda_0, self.theta = frozen_parameter(lambda_0, "lambda_0", True), frozen_parameter(theta, "theta", True)
 
     def non_linearity(self, input:torch.Tensor) -> torch.Tensor:
         "μ = λ₀·Δt·[g − θ]₊, the expected spike count of the step."
@@ -98,9 +100,11 @@ class RectifiedLNP(ExponentialCouplingModel):
 # %% ../nbs/02_models.ipynb #a43188fd
 class PoissonGLM(ExponentialCouplingModel):
     "Poisson generalised linear model: exponential link, Poisson spike counts."
+    per_neuron_parameters = ("alpha", "beta", "r", "b")   # each a number or a tensor [N] (SPEC 8.1)
+
     def __init__(self,
-                 alpha:float, # mean inter-spike interval at zero input, in ms (> 0)
-                 beta:float, # gain of the exponential link (per unit input)
+                 alpha:float, # mean inter-spike interval at zero input, in ms (> 0; or a tensor [N])
+                 beta:float, # gain of the exponential link, per unit input (or a tensor [N])
                  T:float, # filter window in ms
                  tau:float, # time constant of the exponential filter, in ms
                  dt:float, # time step in ms
@@ -109,8 +113,8 @@ class PoissonGLM(ExponentialCouplingModel):
                  rng:torch.Generator=None, # random number generator of the spikes
                 ):
         super().__init__(T, tau, dt, r, b, rng)
-        self.alpha, self.beta = (frozen_parameter(check_positive(alpha, "alpha"), "alpha"),
-                                 frozen_parameter(beta, "beta"))
+        self.alpha, self.beta = frozen_parameter(alpha, "alpha", True), frozen_parameter(beta, "beta", True)
+        if not bool((self.alpha > 0).all()): raise ValueError(f"alpha must be a finite number > 0, got {alpha}")
 
     def _check_state_dict(self, values:dict) -> None:
         "As the constructor: α > 0 besides the filter's checks."
@@ -133,8 +137,10 @@ class PoissonGLM(ExponentialCouplingModel):
 # %% ../nbs/02_models.ipynb #2e64849e
 class BernoulliGLM(BaseModel):
     "Bernoulli GLM: logistic spike probability, exponential coupling and a refractory self-filter."
+    per_neuron_parameters = ("theta",)   # a number or a tensor [N] (SPEC 8.1); the filters stay shared
+
     def __init__(self,
-                 theta:float, # threshold of the logistic link (tunable)
+                 theta:float, # threshold of the logistic link (tunable; or a tensor [N], one per neuron)
                  dt:float, # time step in ms, in (0, 1] so that p is a probability
                  coupling_window:int, # steps of the coupling filter c (a whole number >= 1)
                  alpha:float, # decay rate of the coupling filter, in 1/ms (tunable)
@@ -154,7 +160,7 @@ class BernoulliGLM(BaseModel):
         self.register_buffer("T", torch.tensor(self.K, dtype=torch.int32))   # filter length in steps, as 1.0.3 names it
         self.register_buffer("abs_ref_strength",
                              torch.tensor(check_finite(abs_ref_strength, "abs_ref_strength"), dtype=torch.float32))
-        self.theta, self.alpha, self.beta = (frozen_parameter(theta, "theta"), frozen_parameter(alpha, "alpha"),
+        self.theta, self.alpha, self.beta = (frozen_parameter(theta, "theta", True), frozen_parameter(alpha, "alpha"),
                                              frozen_parameter(beta, "beta"))
         self.rel_ref_strength, self.r = frozen_parameter(rel_ref_strength, "rel_ref_strength"), frozen_parameter(r, "r")
 

@@ -728,6 +728,7 @@ def simulate(model, # a BaseModel
     if equilibration_steps is None: equilibration_steps = 0 if state is not None else 100
     check_count(equilibration_steps, "equilibration_steps", 0)
     check_network(data)
+    model.check_neurons(data.num_nodes)   # a per-neuron parameter holds one value per neuron of data
     largest_count(store_as_dtype)
     if propagation not in ("auto", "matrix", "events"):
         raise ValueError(f'propagation must be "auto", "matrix" or "events", got {propagation!r}')

@@ -112,6 +112,8 @@ def _check_tune(tune) -> dict|None:
     if tune is None: return None
     if not isinstance(tune, dict): raise ValueError(f"tune must be a dict of arguments of tuning.tune, got {tune!r}")
     _check_arguments("tune", "spikeometric_nb.tuning.tune", tuning.tune, tune, _TUNE_SUPPLIED, _TUNE_SUPPLIED)
+    # tune's firing_rate defaults to None for an objective, which JSON cannot hold: a sweep's tune needs a rate
+    if "firing_rate" not in tune: raise ValueError("tune: spikeometric_nb.tuning.tune needs ['firing_rate']")
     try: json.dumps(tune)
     except (TypeError, ValueError) as error:
         raise ValueError(f"tune: its values must be JSON values ({error})") from None
