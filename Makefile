@@ -61,7 +61,7 @@ bench: bench-envs
 		--out nbs/benchmarks/results.json
 
 # The inference sections alone (nemos' environment only): (i) our GLM fit against nemos' PopulationGLM on 100 neurons
-# (a few minutes), then the 1,000-neuron, 10^6-step fit, ours alone (about 10 minutes).
+# (about 2 minutes), then the 1,000-neuron, 10^6-step fit, ours alone (12 minutes under load).
 bench-inference: $(SETUP)
 	tools/make_reference_envs.sh nemos
 	$(PY) -m spikeometric_nb.benchmark inference --nemos-python .venv-nemos/bin/python --out nbs/benchmarks/results.json
