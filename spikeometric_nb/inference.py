@@ -142,6 +142,10 @@ def _equations(model) -> _Equations:
                          f'BernoulliGLM), got {type(model).__name__ if model is not None else None}')
     if model.has_stimulus:
         raise ValueError("model: infer fits spontaneous activity, so the model must have no stimulus")
+    shared = [name for name in "am" if torch.is_tensor(form[name])]     # c differs freely: it is fitted
+    if shared:
+        raise ValueError(f"model: the fit needs the closed form's {' and '.join(shared)} shared by all neurons (r and "
+                         f"the link's scale); {type(model).__name__} has them per neuron")
     edge = torch.tensor([[0], [1]])
     with torch.no_grad():
         bank = model.filter_bank().double().cpu()
