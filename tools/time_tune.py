@@ -1,6 +1,6 @@
 """Speed of tune (issue 19, item 4), measured in one run.
 
-python tools/time_tune.py BASE_TREE NEW_TREE [--reps 3]
+python tools/time_tune.py BASE_TREE NEW_TREE [--reps 3] [--out nbs/benchmarks/results.json]
 1. The seed tutorial's tuning (4 batches of 5 rings, tune(firing_rate=62.5, theta, n_steps=10, lr=1e-6, n_epochs=100)),
    each measurement a fresh interpreter with PYTHONPATH=TREE, the trees interleaved: best of `reps`, ratio base / new.
 2. NEW_TREE only: a BernoulliGLM on a 10,000-neuron NormalGenerator network with ≈10⁶ synapses, tuning θ to one rate
@@ -50,6 +50,7 @@ def measure(tree, code, *args):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base"); parser.add_argument("new"); parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--out", help="a results JSON to write the section 'tuning' into (the benchmarks page shows it)")
     args = parser.parse_args()
     seconds = {args.base: [], args.new: []}
     for _ in range(args.reps):
@@ -63,3 +64,13 @@ if __name__ == "__main__":
     scalar, per_neuron = (min(r["seconds"] for r in large[k]) for k in large)
     print(f"10,000 neurons, {large['scalar'][0]['synapses']:,} synapses, 50 epochs of 100 steps: scalar {scalar:.2f} s, "
           f"per neuron {per_neuron:.2f} s, per neuron / scalar {per_neuron / scalar:.2f}")
+    if args.out:
+        from spikeometric_nb.benchmark import machine_info, write_section
+        commit = lambda tree: subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                             text=True).stdout.strip()
+        write_section(args.out, "tuning", dict(
+            seed=dict(base_s=base, new_s=new, ratio=base / new, base_all_s=seconds[args.base], new_all_s=seconds[args.new],
+                      base_commit=commit(args.base), new_commit=commit(args.new)),
+            large=dict(n_neurons=10_000, synapses=large["scalar"][0]["synapses"], scalar_s=scalar, per_neuron_s=per_neuron,
+                       ratio=per_neuron / scalar)),
+            dict(machine=machine_info(), reps=args.reps, load_average=os.getloadavg()))
