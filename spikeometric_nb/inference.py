@@ -250,6 +250,13 @@ class _Recording:
                  for b, (a, z) in enumerate(zip(self.first[neurons].tolist(), self.first[neurons + 1].tolist()))]
         return tuple(torch.cat(column) for column in zip(*parts))
 
+    def dense(self, neurons:torch.Tensor, rows:int, width:int) -> torch.Tensor: # [rows, width], zero beyond
+        "The counts of `neurons` as the first columns of a dense array over `rows` ≥ T steps (one batch's, not N × T)."
+        step, cols, counts = self.spikes_of(neurons)
+        x = torch.zeros(rows, width, dtype=self.count.dtype)
+        x[step, cols] = counts
+        return x
+
 # %% ../nbs/12_inference.ipynb #72626850
 class _Problem:
     "The penalised negative log-likelihood per step of a batch of postsynaptic neurons, and its gradient."
@@ -260,11 +267,9 @@ class _Problem:
         self.K, self.B, self.steps = len(eq.coupling), B, rec.T - len(eq.coupling)
         self.coupling = _LagFilter(eq.coupling, rec.T, B, dtype)
         step, cols, counts = rec.spikes_of(neurons)
-        self.offset = torch.zeros(self.coupling.blocks * self.coupling.L, B, dtype=dtype)   # o_i(t), fixed
+        self.offset = None                                           # o_i(t), fixed; None where ρ = 0
         if bool(eq.own.ne(0).any()):
-            x = torch.zeros(self.coupling.rows, B, dtype=dtype)
-            x[step, cols] = counts
-            self.offset.copy_(_LagFilter(eq.own, rec.T, B, dtype)(x))
+            self.offset = _LagFilter(eq.own, rec.T, B, dtype)(rec.dense(neurons, self.coupling.rows, B))
         keep = step >= self.K                                      # the likelihood's steps: K … T − 1
         self.rows, self.cols, self.counts = step[keep] - self.K, cols[keep], counts[keep]
         self.free = (allowed[:, neurons] & (rec.rate > 0)[:, None]).to(dtype)   # [N, B]; a silent j tells nothing
@@ -276,7 +281,7 @@ class _Problem:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             G = self.coupling(torch.mm(self.rec.by_step, W, out=self.Y))   # [blocks·L, B], rows ≥ T − K padding
-        G += self.offset
+        if self.offset is not None: G += self.offset
         G += c
         cost, dG = _silence_cost(G, self.eq)
         dG[steps:] = 0
@@ -307,10 +312,7 @@ def _whitening(rec:_Recording, eq:_Equations, B:int) -> tuple: # (h̄ [N], A = L
     mean, second = torch.zeros(N, dtype=torch.float64), torch.zeros(N, N, dtype=torch.float64)
     for first in range(0, N, B):
         neurons = torch.arange(first, min(N, first + B))
-        x = torch.zeros(lag.rows, B, dtype=dtype)
-        step, cols, counts = rec.spikes_of(neurons)
-        x[step, cols] = counts
-        H = lag(x)
+        H = lag(rec.dense(neurons, lag.rows, B))
         H[steps:] = 0                                                        # padding
         mean[neurons] = H[:, :len(neurons)].sum(0, dtype=torch.float64) / steps
         with warnings.catch_warnings():

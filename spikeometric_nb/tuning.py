@@ -47,24 +47,33 @@ def resolve_tunable(model, # a BaseModel
 class ConvergenceWarning(UserWarning):
     "`tune` ended farther from the target rate than the noise of its own estimates allows."
 
+def _missed_targets(estimates:torch.Tensor, # per-epoch estimates [n_epochs, G]
+                    target:torch.Tensor, # targets [G] (NaN: none)
+                   ) -> tuple: # (missed bool [G], mean [G], standard error [G], epochs averaged)
+    ("Which targets the last quarter of the estimates (at least 10 epochs) misses by more than 4 standard errors and "
+     "0.1 %.")
+    m = min(len(estimates), max(10, len(estimates) // 4))
+    last = estimates[-m:].double()
+    mean = last.mean(0)
+    se = torch.zeros_like(mean)
+    if m > 1:
+        x = last - mean
+        rho = ((x[1:] * x[:-1]).sum(0) / (x * x).sum(0).clamp_min(1e-300)).clamp(0.0, 0.9)
+        se = last.std(0) / math.sqrt(m) * torch.sqrt((1 + rho) / (1 - rho))
+    target = target.double()
+    missed = ~torch.isnan(target) & ((mean - target).abs() > torch.maximum(4 * se, 1e-3 * target))
+    return missed, mean, se, m
+
 def _unconverged(estimates:torch.Tensor, # per-epoch rate estimates (Hz) [n_epochs]
                  target:float, # target rate (Hz)
                 ) -> tuple|None: # (mean, standard error, epochs averaged, still approaching) if it missed the target
     ("The last quarter of the estimates (at least 10 epochs) if its mean misses `target` by more than 4 standard "
      "errors and 0.1 %, else None.")
-    m = min(len(estimates), max(10, len(estimates) // 4))
-    last = estimates[-m:].double()
-    mean = last.mean().item()
-    se = 0.0
-    if m > 1:
-        x = last - mean
-        # lag-1 correlation of the epochs
-        rho = min(max((x[1:] @ x[:-1]).item() / max((x @ x).item(), 1e-300), 0.0), 0.9)
-        se = last.std().item() / math.sqrt(m) * math.sqrt((1 + rho) / (1 - rho))
-    if abs(mean - target) <= max(4 * se, 1e-3 * target): return None
-    half = max(1, m // 2)
+    missed, mean, se, m = _missed_targets(estimates[:, None], torch.tensor([float(target)]))
+    if not missed[0]: return None
+    last, half = estimates[-m:].double(), max(1, m // 2)
     approaching = abs(last[-half:].mean().item() - target) < abs(last[:half].mean().item() - target) if m > 1 else True
-    return mean, se, m, approaching
+    return mean.item(), se.item(), m, approaching
 
 def _convergence_message(name:str, # the model's class name
                          estimates:torch.Tensor, # per-epoch rate estimates (Hz) [n_epochs]
@@ -373,23 +382,6 @@ def _descend_targets(model, stepper, names, targets, ties, objective, data, lr, 
     return estimates
 
 # %% ../nbs/06_tuning.ipynb #543301cb
-def _missed_targets(estimates:torch.Tensor, # per-epoch estimates [n_epochs, G]
-                    target:torch.Tensor, # targets [G] (NaN: none)
-                   ) -> tuple: # (missed bool [G], mean [G], standard error [G], epochs averaged)
-    ("Which targets the last quarter of the estimates (at least 10 epochs) misses by more than 4 standard errors and "
-     "0.1 %.")
-    m = min(len(estimates), max(10, len(estimates) // 4))
-    last = estimates[-m:].double()
-    mean = last.mean(0)
-    se = torch.zeros_like(mean)
-    if m > 1:
-        x = last - mean
-        rho = ((x[1:] * x[:-1]).sum(0) / (x * x).sum(0).clamp_min(1e-300)).clamp(0.0, 0.9)
-        se = last.std(0) / math.sqrt(m) * torch.sqrt((1 + rho) / (1 - rho))
-    target = target.double()
-    missed = ~torch.isnan(target) & ((mean - target).abs() > torch.maximum(4 * se, 1e-3 * target))
-    return missed, mean, se, m
-
 def _targets_message(name:str, estimates, targets:_Targets, lr:float, n_epochs:int) -> str|None:
     "The `ConvergenceWarning`'s text for per-neuron or per-group targets: how many missed, and the worst; None if none."
     missed, mean, se, m = _missed_targets(estimates, targets.target)
